@@ -1,0 +1,12 @@
+// THE table: every applet, how to load it, and the links `keel install` makes for it.
+import type { AppletDef } from "./applet.ts";
+
+export interface AppletEntry {
+  load: () => Promise<{ default: AppletDef<any> }>;
+  links: readonly string[];
+}
+
+export const applets: Record<string, AppletEntry> = Object.assign(Object.create(null), {
+  archstring: { load: () => import("../applets/archstring.ts"), links: ["/usr/bin/archstring"] },
+  log: { load: () => import("../applets/log.ts"), links: ["/usr/bin/log"] },
+} satisfies Record<string, AppletEntry>);

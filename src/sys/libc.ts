@@ -1,0 +1,246 @@
+// The only bun:ffi file: the libc calls Bun lacks (DESIGN §4). Each export is a thin, typed
+// wrapper; failures throw SysError, which carries errno and the name of the call.
+import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+
+const { i32, u32, u64, ptr: P, cstring } = FFIType;
+
+const libc = dlopen("libc.so.6", {
+  __errno_location: { args: [], returns: P },
+  strerror: { args: [i32], returns: cstring },
+  execve: { args: [P, P, P], returns: i32 },
+  posix_spawn: { args: [P, P, P, P, P, P], returns: i32 },
+  posix_spawnattr_init: { args: [P], returns: i32 },
+  posix_spawnattr_destroy: { args: [P], returns: i32 },
+  posix_spawnattr_setflags: { args: [P, i32], returns: i32 },
+  posix_spawnattr_setsigmask: { args: [P, P], returns: i32 },
+  posix_spawnattr_setsigdefault: { args: [P, P], returns: i32 },
+  posix_spawnattr_setpgroup: { args: [P, i32], returns: i32 },
+  posix_spawn_file_actions_init: { args: [P], returns: i32 },
+  posix_spawn_file_actions_destroy: { args: [P], returns: i32 },
+  posix_spawn_file_actions_adddup2: { args: [P, i32, i32], returns: i32 },
+  posix_spawn_file_actions_addclose: { args: [P, i32], returns: i32 },
+  posix_spawn_file_actions_addchdir_np: { args: [P, P], returns: i32 },
+  waitpid: { args: [i32, P, i32], returns: i32 },
+  kill: { args: [i32, i32], returns: i32 },
+  prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+  setgroups: { args: [u64, P], returns: i32 },
+  setgid: { args: [u32], returns: i32 },
+  setuid: { args: [u32], returns: i32 },
+  getuid: { args: [], returns: u32 },
+  geteuid: { args: [], returns: u32 },
+  getgid: { args: [], returns: u32 },
+  getegid: { args: [], returns: u32 },
+  getpid: { args: [], returns: i32 },
+  umask: { args: [u32], returns: u32 },
+  setsid: { args: [], returns: i32 },
+  setpgid: { args: [i32, i32], returns: i32 },
+  tcsetpgrp: { args: [i32, i32], returns: i32 },
+  tcgetpgrp: { args: [i32], returns: i32 },
+  ioctl: { args: [i32, u64, u64], returns: i32 },
+  sync: { args: [], returns: FFIType.void },
+  fcntl: { args: [i32, i32, u64], returns: i32 },
+  signal: { args: [i32, u64], returns: u64 },
+  sigprocmask: { args: [i32, P, P], returns: i32 },
+}).symbols;
+
+export class SysError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+  ) {
+    super(`${call}: ${strerror(errno)}`);
+  }
+}
+
+export const ENOENT = 2, EINTR = 4, ECHILD = 10, EAGAIN = 11, EACCES = 13, EPERM = 1, ESRCH = 3,
+  ENOEXEC = 8, ENOTDIR = 20, EISDIR = 21, ENOTTY = 25;
+
+export function errno(): number {
+  return read.i32(libc.__errno_location() as Pointer, 0);
+}
+
+export function strerror(code: number): string {
+  return String(libc.strerror(code));
+}
+
+/** -1 from libc means "see errno". */
+function check(call: string, rc: number): number {
+  if (rc === -1) throw new SysError(call, errno());
+  return rc;
+}
+
+/** posix_spawn* return the error number instead of setting errno. */
+function checkReturned(call: string, rc: number): void {
+  if (rc !== 0) throw new SysError(call, rc);
+}
+
+export function cstr(s: string): Buffer {
+  return Buffer.from(s + "\0", "utf8");
+}
+
+/** A NULL-terminated char*[]; `keep` must stay referenced until the call returns. */
+function cstrArray(list: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
+  const keep = list.map(cstr);
+  const array = new BigUint64Array(list.length + 1);
+  keep.forEach((b, i) => (array[i] = BigInt(ptr(b))));
+  return { array, keep };
+}
+
+export function envp(env: Record<string, string | undefined>): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
+  return out;
+}
+
+// sigset_t is 128 bytes in glibc on x86_64 and aarch64. Signals 1..64 are bits 0..63.
+const SIGSET_BYTES = 128;
+function sigset(all: boolean): Buffer {
+  const set = Buffer.alloc(SIGSET_BYTES);
+  // Filled by hand: glibc's sigfillset leaves out 32 and 33.
+  if (all) set.fill(0xff, 0, 8);
+  return set;
+}
+
+const SIG_SETMASK = 2;
+/** Unblock every signal in this thread (the mask survives execve). */
+export function unblockAllSignals(): void {
+  const empty = sigset(false);
+  check("sigprocmask", libc.sigprocmask(SIG_SETMASK, ptr(empty), null));
+}
+
+const SIG_DFL = 0n;
+export function resetSignal(sig: number): void {
+  libc.signal(sig, SIG_DFL);
+}
+
+/** Replace this process. Returns only by throwing. */
+export function execve(path: string, argv: readonly string[], env: readonly string[]): never {
+  const p = cstr(path);
+  const a = cstrArray(argv);
+  const e = cstrArray(env);
+  libc.execve(ptr(p), ptr(a.array), ptr(e.array));
+  throw new SysError("execve", errno());
+}
+
+export const POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04,
+  POSIX_SPAWN_SETSIGMASK = 0x08, POSIX_SPAWN_SETSID = 0x80;
+
+export interface SpawnOptions {
+  /** Absolute path of the program (PATH lookup is the caller's job, so it can say 126/127). */
+  path: string;
+  argv: readonly string[];
+  env: readonly string[];
+  /** New session (the default) or a new process group with this pgid (0 = own pid). */
+  session?: "setsid" | { pgroup: number } | "inherit";
+  /** child fd <- parent fd, applied in order. */
+  dup2?: ReadonlyArray<[child: number, parent: number]>;
+  close?: readonly number[];
+  cwd?: string;
+}
+
+// Opaque glibc structs: posix_spawnattr_t is 336 bytes, file_actions 80; room to spare.
+const SPAWNATTR_BYTES = 512, FILE_ACTIONS_BYTES = 256;
+
+/** posix_spawn with every signal at its default and an empty mask. Returns the child's pid. */
+export function spawn(o: SpawnOptions): number {
+  const attr = Buffer.alloc(SPAWNATTR_BYTES);
+  const fa = Buffer.alloc(FILE_ACTIONS_BYTES);
+  const all = sigset(true), none = sigset(false);
+  checkReturned("posix_spawnattr_init", libc.posix_spawnattr_init(ptr(attr)));
+  checkReturned("posix_spawn_file_actions_init", libc.posix_spawn_file_actions_init(ptr(fa)));
+  try {
+    let flags = POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK;
+    const session = o.session ?? "setsid";
+    if (session === "setsid") flags |= POSIX_SPAWN_SETSID;
+    else if (session !== "inherit") {
+      flags |= POSIX_SPAWN_SETPGROUP;
+      checkReturned("posix_spawnattr_setpgroup", libc.posix_spawnattr_setpgroup(ptr(attr), session.pgroup));
+    }
+    checkReturned("posix_spawnattr_setflags", libc.posix_spawnattr_setflags(ptr(attr), flags));
+    checkReturned("posix_spawnattr_setsigmask", libc.posix_spawnattr_setsigmask(ptr(attr), ptr(none)));
+    checkReturned("posix_spawnattr_setsigdefault", libc.posix_spawnattr_setsigdefault(ptr(attr), ptr(all)));
+    for (const [child, parent] of o.dup2 ?? [])
+      checkReturned("posix_spawn_file_actions_adddup2", libc.posix_spawn_file_actions_adddup2(ptr(fa), parent, child));
+    for (const fd of o.close ?? [])
+      checkReturned("posix_spawn_file_actions_addclose", libc.posix_spawn_file_actions_addclose(ptr(fa), fd));
+    const cwd = o.cwd === undefined ? undefined : cstr(o.cwd);
+    if (cwd) checkReturned("posix_spawn_file_actions_addchdir_np", libc.posix_spawn_file_actions_addchdir_np(ptr(fa), ptr(cwd)));
+    const pid = new Int32Array(1);
+    const path = cstr(o.path);
+    const a = cstrArray(o.argv), e = cstrArray(o.env);
+    checkReturned("posix_spawn", libc.posix_spawn(ptr(pid), ptr(path), ptr(fa), ptr(attr), ptr(a.array), ptr(e.array)));
+    return pid[0]!;
+  } finally {
+    libc.posix_spawn_file_actions_destroy(ptr(fa));
+    libc.posix_spawnattr_destroy(ptr(attr));
+  }
+}
+
+export const WNOHANG = 1, WUNTRACED = 2;
+
+export interface WaitResult {
+  pid: number;
+  status: number;
+}
+
+/** waitpid; pid 0 with WNOHANG means nothing to reap; throws SysError(ECHILD) when no children. */
+export function waitpid(pid: number, flags = 0): WaitResult {
+  const status = new Int32Array(1);
+  for (;;) {
+    const rc = libc.waitpid(pid, ptr(status), flags);
+    if (rc === -1 && errno() === EINTR) continue;
+    return { pid: check("waitpid", rc), status: status[0]! };
+  }
+}
+
+export const exitedNormally = (s: number) => (s & 0x7f) === 0;
+export const exitStatus = (s: number) => (s >> 8) & 0xff;
+export const killedBy = (s: number) => (s & 0x7f) !== 0 && (s & 0xff) !== 0x7f ? s & 0x7f : 0;
+export const stoppedBy = (s: number) => ((s & 0xff) === 0x7f ? (s >> 8) & 0xff : 0);
+/** The shell's view of a wait status: the exit code, or 128+N when killed by signal N. */
+export const shellStatus = (s: number) => (exitedNormally(s) ? exitStatus(s) : 128 + killedBy(s));
+
+export function kill(pid: number, sig: number): void {
+  check("kill", libc.kill(pid, sig));
+}
+
+const PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_PDEATHSIG = 1;
+export function setChildSubreaper(): void {
+  check("prctl(PR_SET_CHILD_SUBREAPER)", libc.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n));
+}
+export function isChildSubreaper(): boolean {
+  const out = new Int32Array(1);
+  check("prctl(PR_GET_CHILD_SUBREAPER)", libc.prctl(PR_GET_CHILD_SUBREAPER, BigInt(ptr(out)), 0n, 0n, 0n));
+  return out[0] !== 0;
+}
+export { PR_SET_PDEATHSIG };
+
+export function setgroups(gids: readonly number[]): void {
+  const list = new Uint32Array(Math.max(gids.length, 1));
+  gids.forEach((g, i) => (list[i] = g));
+  check("setgroups", libc.setgroups(BigInt(gids.length), ptr(list)));
+}
+export const setgid = (gid: number) => void check("setgid", libc.setgid(gid));
+export const setuid = (uid: number) => void check("setuid", libc.setuid(uid));
+export const getuid = () => libc.getuid();
+export const geteuid = () => libc.geteuid();
+export const getgid = () => libc.getgid();
+export const getegid = () => libc.getegid();
+export const getpid = () => libc.getpid();
+export const umask = (mask: number) => libc.umask(mask);
+export const setsid = () => check("setsid", libc.setsid());
+export const setpgid = (pid: number, pgid: number) => void check("setpgid", libc.setpgid(pid, pgid));
+export const tcsetpgrp = (fd: number, pgrp: number) => void check("tcsetpgrp", libc.tcsetpgrp(fd, pgrp));
+export const tcgetpgrp = (fd: number) => check("tcgetpgrp", libc.tcgetpgrp(fd));
+export const ioctl = (fd: number, request: number, arg = 0n) => check("ioctl", libc.ioctl(fd, BigInt(request), arg));
+export const sync = () => libc.sync();
+
+const F_GETFD = 1, F_SETFD = 2, FD_CLOEXEC = 1;
+export function setCloexec(fd: number, on: boolean): void {
+  const flags = check("fcntl(F_GETFD)", libc.fcntl(fd, F_GETFD, 0n));
+  const next = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
+  if (next !== flags) check("fcntl(F_SETFD)", libc.fcntl(fd, F_SETFD, BigInt(next)));
+}
+export function getCloexec(fd: number): boolean {
+  return (check("fcntl(F_GETFD)", libc.fcntl(fd, F_GETFD, 0n)) & FD_CLOEXEC) !== 0;
+}
