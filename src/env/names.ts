@@ -10,6 +10,11 @@ export function newEnv(from?: Record<string, string | undefined>): EnvMap {
   return env;
 }
 
+/** DIR/NAME by concatenation: pathe's join would turn a backslash in a variable name into '/'. */
+export function fileIn(dir: string, name: string): string {
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
+}
+
 /** NAME_MAX of every Linux filesystem: an envdir file name cannot be longer. */
 const NAME_MAX = 255;
 

@@ -4,7 +4,7 @@
 import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { destr } from "destr";
 import { basename, join } from "pathe";
-import { decodeEnvFile, newEnv, validateName, type EnvMap } from "./names.ts";
+import { decodeEnvFile, fileIn, newEnv, validateName, type EnvMap } from "./names.ts";
 
 export class EnvFileError extends Error {}
 
@@ -52,7 +52,7 @@ function readEnvDirOnce(dir: string): EnvMap {
     let fd: number;
     try {
       // O_NONBLOCK: a FIFO in the dir must not hang the reader.
-      fd = openSync(join(dir, name), constants.O_RDONLY | constants.O_NONBLOCK);
+      fd = openSync(fileIn(dir, name), constants.O_RDONLY | constants.O_NONBLOCK);
     } catch (e) {
       // Gone since readdir: a variable dropped, or the whole version replaced (the caller retries).
       if (isMissing(e)) continue;
@@ -169,7 +169,7 @@ function dotenvFiles(dir: string, recursive: boolean): string[] {
     throw e;
   }
   return names
-    .map((n) => join(dir, n))
+    .map((n) => fileIn(dir, n))
     .filter((p) => basename(p).endsWith(".env") && statSync(p, { throwIfNoEntry: false })?.isFile())
     .sort();
 }

@@ -5,7 +5,7 @@
 import { closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "pathe";
 import { groupId } from "../sys/users.ts";
-import { encodeEnvFile, formatEnvJson, formatEnvSh, newEnv, validateName, type EnvMap } from "./names.ts";
+import { encodeEnvFile, fileIn, formatEnvJson, formatEnvSh, newEnv, validateName, type EnvMap } from "./names.ts";
 
 export interface WriteOptions {
   /** Mode of a directory keel creates (default 0750); an existing real directory keeps its own. */
@@ -119,7 +119,7 @@ function writeVersioned(dir: string, env: EnvMap, o: WriteOptions): void {
   }
   const version = join(parent, name);
   try {
-    for (const [k, v] of Object.entries(env)) writeNewFile(join(version, k), encodeEnvFile(v), o);
+    for (const [k, v] of Object.entries(env)) writeNewFile(fileIn(version, k), encodeEnvFile(v), o);
     const fd = openSync(version, constants.O_RDONLY | constants.O_DIRECTORY);
     try {
       fchmodSync(fd, o.dirMode ?? DIR_MODE);
@@ -150,10 +150,10 @@ function updateInPlace(dir: string, env: EnvMap, o: WriteOptions): void {
   const before = readdirSync(dir);
   let i = 0;
   for (const [k, v] of Object.entries(env)) {
-    const file = join(dir, k);
+    const file = fileIn(dir, k);
     const data = encodeEnvFile(v);
     if (sameFile(file, data, o)) continue;
-    const tmp = join(dir, `${TEMP_PREFIX}${process.pid}.${i++}`);
+    const tmp = fileIn(dir, `${TEMP_PREFIX}${process.pid}.${i++}`);
     rmSync(tmp, { force: true });
     writeNewFile(tmp, data, o);
     try {
@@ -167,8 +167,8 @@ function updateInPlace(dir: string, env: EnvMap, o: WriteOptions): void {
     // Leftovers of a writer that crashed, and variables that are gone. Subdirectories are not ours.
     const stale = entry.startsWith(TEMP_PREFIX) || (validateName(entry) === undefined && !Object.hasOwn(env, entry));
     if (!stale) continue;
-    const st = lstatSync(join(dir, entry), { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) unlinkSync(join(dir, entry));
+    const st = lstatSync(fileIn(dir, entry), { throwIfNoEntry: false });
+    if (st && !st.isDirectory()) unlinkSync(fileIn(dir, entry));
   }
 }
 
