@@ -10,4 +10,5 @@ export const applets: Record<string, AppletEntry> = Object.assign(Object.create(
   archstring: { load: () => import("../applets/archstring.ts"), links: ["/usr/bin/archstring"] },
   log: { load: () => import("../applets/log.ts"), links: ["/usr/bin/log"] },
   setuser: { load: () => import("../applets/setuser.ts"), links: ["/sbin/setuser"] },
+  "with-contenv": { load: () => import("../applets/with-contenv.ts"), links: ["/usr/bin/with-contenv"] },
 } satisfies Record<string, AppletEntry>);

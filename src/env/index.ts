@@ -17,15 +17,19 @@ export function storeCandidates(env: Record<string, string | undefined> = proces
   return [...runtimeDirCandidates(env).map((d) => join(d, "env")), S6_STORE, PHUSION_STORE].map((p) => join(root, p));
 }
 
-/** The envdir with-contenv reads: the first candidate that is a directory (links followed). */
+/**
+ * The envdir with-contenv reads: the first candidate that is a directory (links followed), or
+ * that this user may not look into, so the reader reports "permission denied" instead of
+ * silently running with another environment.
+ */
 export function findStore(env: Record<string, string | undefined> = process.env, root = "/"): string | undefined {
-  return storeCandidates(env, root).find(isDirectory);
+  return storeCandidates(env, root).find(isStoreDir);
 }
 
-function isDirectory(path: string): boolean {
+function isStoreDir(path: string): boolean {
   try {
     return statSync(path).isDirectory();
-  } catch {
-    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EACCES";
   }
 }

@@ -1,0 +1,115 @@
+// with-contenv — run a program with the container environment saved at boot (s6-overlay's).
+//
+// usage: with-contenv PROG [ARGS...]          environment = the saved one, then exec PROG via PATH
+//        #!/usr/bin/with-contenv bash          as a shebang (also `sh`): argv is `bash SCRIPT ARGS...`
+//        with-contenv --print [--json] [NAME]  print the saved environment (export lines, or JSON),
+//                                              or one value (a line; a JSON string with --json)
+// The saved environment replaces the caller's; the caller's PATH is kept when it has no PATH.
+// Found at (first that is a directory): $KEEL_RUNTIME_DIR/env (default /run/keel/env),
+// $XDG_RUNTIME_DIR/keel/env, /tmp/keel-$UID/env, /run/s6/container_environment,
+// /etc/container_environment. None: PROG runs with the caller's environment unchanged.
+// Linux passes at most 128 KiB per variable to a program (MAX_ARG_STRLEN). A bigger value still
+// reaches a shell run as `SHELL SCRIPT ARGS` (the shebang form) or `SHELL -c CMD ARGS`: it goes
+// through in pieces and the shell joins them into a plain (unexported) variable before the
+// script runs. Any other program with such a value: exit 1, saying so.
+// env:   KEEL_RUNTIME_DIR, XDG_RUNTIME_DIR (where to look); BUN_* are never passed on
+// exit:  PROG's own (exec replaces keel) · 127 PROG not found · 126 not executable ·
+//        1 store unreadable, or --print with no store / no such NAME · 2 usage
+// see also: setuser, DESIGN.md §2 stage 3 (what init saves), src/env/.
+import { basename } from "pathe";
+import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
+import { findStore, formatEnvJson, formatEnvSh, isShellName, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
+import { execProgram } from "../src/sys/exec.ts";
+import type { Logger } from "../src/log.ts";
+
+/** MAX_ARG_STRLEN: one `NAME=VALUE` string, NUL included, that execve accepts. */
+const MAX_ARG_STRLEN = 131072;
+const CHUNK_BYTES = 100_000;
+const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"]);
+
+/** VALUE in pieces of at most CHUNK_BYTES of UTF-8, cut between code points. */
+function chunks(value: string): string[] {
+  const out: string[] = [];
+  let piece = "", bytes = 0;
+  for (const c of value) {
+    const n = Buffer.byteLength(c);
+    if (bytes + n > CHUNK_BYTES) out.push(piece), (piece = ""), (bytes = 0);
+    piece += c;
+    bytes += n;
+  }
+  return [...out, piece];
+}
+
+/**
+ * Values too big for execve go to a shell in pieces (_KEEL_BIG_<i>_<j>, each under the limit)
+ * and a prelude joins them: `X="$_KEEL_BIG_0_0$_KEEL_BIG_0_1"; unset ...`. X stays unexported,
+ * as no child could be given it anyway. Returns the argv and env to exec.
+ */
+function passBigValues(argv: string[], env: EnvMap, store: string, log: Logger): [string[], EnvMap] {
+  const big = Object.keys(env).filter((k) => Buffer.byteLength(`${k}=${env[k]}`) >= MAX_ARG_STRLEN);
+  if (big.length === 0) return [argv, env];
+  const sizes = big.map((k) => `${k} (${Buffer.byteLength(env[k]!)} bytes)`).join(", ");
+  const [prog, first, ...rest] = argv;
+  const shellForm = SHELLS.has(basename(prog!)) && first !== undefined && (first === "-c" ? rest.length > 0 : !/^[-+]/.test(first));
+  if (!shellForm)
+    throw new AppletError(`${sizes}: bigger than the 128 KiB Linux passes to a program in one variable; ` +
+      `read it from the file ${store}/${big[0]} instead, or run ${prog} from a shell script ('#!/usr/bin/with-contenv sh'), which gets it as a shell variable`);
+  let prelude = "";
+  big.forEach((name, i) => {
+    const pieces = chunks(env[name]!);
+    delete env[name];
+    if (!isShellName(name)) return log.warn(`${name}: too big for the environment and not a shell name; left out`);
+    const vars = pieces.map((piece, j) => ((env[`_KEEL_BIG_${i}_${j}`] = piece), `_KEEL_BIG_${i}_${j}`));
+    prelude += `${name}=${vars.map((v) => `"$${v}"`).join("")}; unset ${vars.join(" ")}\n`;
+  });
+  log.debug(`${sizes} given to ${prog} as shell variables only (too big to export)`);
+  // The script form becomes `SHELL -c 'PRELUDE . SCRIPT' SCRIPT ARGS...`: $0 and $@ stay the same.
+  if (first === "-c") return [[prog!, "-c", prelude + rest[0], ...rest.slice(1)], env];
+  return [[prog!, "-c", `${prelude}case $0 in */*) . "$0" ;; *) . "./$0" ;; esac`, first!, ...rest], env];
+}
+
+function load(store: string): EnvMap {
+  try {
+    return readEnvDir(store);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === "EACCES" ? "permission denied; run as root or as a member of group docker_env" : (e as Error).message;
+    throw new AppletError(`cannot read the saved environment ${store}: ${why}`);
+  }
+}
+
+export default defineApplet({
+  meta: { name: "with-contenv", description: "run a program with the saved container environment" },
+  exec: true,
+  args: {
+    print: { type: "boolean", description: "print the saved environment instead of running a program" },
+    json: { type: "boolean", description: "with --print: as JSON" },
+  },
+  run({ args, data }) {
+    const { log } = data as RunContext;
+    const operands = args._ as string[];
+    const store = findStore();
+    if (args.print) {
+      if (operands.length > 1) throw new UsageError("--print takes at most one NAME");
+      if (!store) throw new AppletError(`no saved container environment in ${storeCandidates().join(", ")}; keel init saves it at boot`);
+      const env = load(store);
+      const name = operands[0];
+      if (name !== undefined) {
+        if (!Object.hasOwn(env, name)) throw new AppletError(`'${name}' is not in the saved environment (${store})`);
+        process.stdout.write((args.json ? JSON.stringify(env[name]) : env[name]) + "\n");
+      } else if (args.json) {
+        process.stdout.write(formatEnvJson(env));
+      } else {
+        const { text, skipped } = formatEnvSh(env);
+        if (skipped.length) log.warn(`not shell names, left out (see --json): ${skipped.join(" ")}`);
+        process.stdout.write(text);
+      }
+      return 0;
+    }
+    if (args.json) throw new UsageError("--json only goes with --print");
+    if (operands.length === 0) throw new UsageError("say the program to run: with-contenv PROG [ARGS...]");
+    if (!store) return execProgram(operands, process.env);
+    const env = load(store);
+    if (!Object.hasOwn(env, "PATH") && process.env.PATH !== undefined) env.PATH = process.env.PATH;
+    return execProgram(...passBigValues(operands, env, store, log));
+  },
+});
