@@ -11,7 +11,8 @@
 // Linux passes at most 128 KiB per variable to a program (MAX_ARG_STRLEN). A bigger value still
 // reaches a shell run as `SHELL SCRIPT ARGS` (the shebang form) or `SHELL -c CMD ARGS`: it goes
 // through in pieces and the shell joins them into a plain (unexported) variable before the
-// script runs. Any other program with such a value: exit 1, saying so.
+// script runs (the script is then read with `.` by `SHELL -c`; $0 and "$@" are the same).
+// Any other program with such a value: exit 1, saying so.
 // env:   KEEL_RUNTIME_DIR, XDG_RUNTIME_DIR (where to look); BUN_* are never passed on
 // exit:  PROG's own (exec replaces keel) · 127 PROG not found · 126 not executable ·
 //        1 store unreadable, or --print with no store / no such NAME · 2 usage
@@ -25,7 +26,7 @@ import type { Logger } from "../src/log.ts";
 /** MAX_ARG_STRLEN: one `NAME=VALUE` string, NUL included, that execve accepts. */
 const MAX_ARG_STRLEN = 131072;
 const CHUNK_BYTES = 100_000;
-const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh", "busybox"]);
+const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"]);
 
 /** VALUE in pieces of at most CHUNK_BYTES of UTF-8, cut between code points. */
 function chunks(value: string): string[] {
@@ -33,7 +34,11 @@ function chunks(value: string): string[] {
   let piece = "", bytes = 0;
   for (const c of value) {
     const n = Buffer.byteLength(c);
-    if (bytes + n > CHUNK_BYTES) out.push(piece), (piece = ""), (bytes = 0);
+    if (bytes + n > CHUNK_BYTES) {
+      out.push(piece);
+      piece = "";
+      bytes = 0;
+    }
     piece += c;
     bytes += n;
   }
@@ -59,7 +64,8 @@ function passBigValues(argv: string[], env: EnvMap, store: string, log: Logger):
     const pieces = chunks(env[name]!);
     delete env[name];
     if (!isShellName(name)) return log.warn(`${name}: too big for the environment and not a shell name; left out`);
-    const vars = pieces.map((piece, j) => ((env[`_KEEL_BIG_${i}_${j}`] = piece), `_KEEL_BIG_${i}_${j}`));
+    const vars = pieces.map((_, j) => `_KEEL_BIG_${i}_${j}`);
+    vars.forEach((v, j) => (env[v] = pieces[j]!));
     prelude += `${name}=${vars.map((v) => `"$${v}"`).join("")}; unset ${vars.join(" ")}\n`;
   });
   log.debug(`${sizes} given to ${prog} as shell variables only (too big to export)`);

@@ -73,6 +73,15 @@ describe("with-contenv runs a program with the saved environment", () => {
       expect(readFileSync(out, "utf8") === BIG).toBe(true);
     });
   }
+  test("`sh -c CMD` gets two big values exactly; its $0 and $1 are kept", async () => {
+    const Y = "ü\n'".repeat(70_000);
+    const s = store(newEnv({ X: BIG, Y, PATH: "/usr/bin:/bin" }));
+    const out = join(dir, "out-c");
+    const r = await run([wc, "sh", "-c", `printf %s "$X" > '${out}.x'; printf %s "$Y" > '${out}.y'; echo "$0 $1"`, "zero", "one"], { env: s.env });
+    expect(r.stdout).toBe("zero one\n");
+    expect(readFileSync(`${out}.x`, "utf8") === BIG).toBe(true);
+    expect(readFileSync(`${out}.y`, "utf8") === Y).toBe(true);
+  });
   test("a value too big for execve and a program that is not a shell: exit 1 saying what to do", async () => {
     const s = store(newEnv({ X: BIG }));
     const r = await run([wc, "env"], { env: s.env });
