@@ -77,7 +77,7 @@ function versionNumber(dir: string, entry: string): number | undefined {
  * Writes ENV as the envdir DIR, atomically as a whole or file by file:
  * - DIR missing, or a link keel made: a new version `.DIR.<n>` is filled beside it and the link
  *   DIR -> .DIR.<n> is swapped by rename, so readers see one whole version or the other. The
- *   version just replaced is kept (a reader may still be in it); older ones are removed.
+ *   version just replaced is kept, older ones once replaced for 5 s (readers may still be in them).
  * - DIR a real directory (phusion's /etc/container_environment, which scripts write into): each
  *   variable's file is replaced by rename (unchanged ones are left alone) and the files of
  *   variables no longer in ENV are removed. Each file is atomic; the set is not.
@@ -136,7 +136,27 @@ function writeVersioned(dir: string, env: EnvMap, o: WriteOptions): void {
     rmSync(version, { recursive: true, force: true });
     throw e;
   }
-  for (const old of versions) if (old !== current && old !== name) rmSync(join(parent, old), { recursive: true, force: true });
+  pruneVersions(dir, [...versions, name], current);
+}
+
+/** How long a replaced version stays for readers still in it. */
+export const VERSION_GRACE_MS = 5000;
+
+/**
+ * Removes old versions once they have been replaced for VERSION_GRACE_MS: a version was replaced
+ * no later than the next one was made, so a reader that started in it has had that long. The
+ * current and the previous version always stay. A crashed writer's unlinked version goes too.
+ */
+function pruneVersions(dir: string, versions: string[], previous: string | undefined): void {
+  const parent = dirname(dir);
+  const sorted = versions.sort((a, b) => versionNumber(dir, a)! - versionNumber(dir, b)!);
+  const now = Date.now();
+  for (let k = 0; k < sorted.length - 1; k++) {
+    if (sorted[k] === previous) continue;
+    const next = lstatSync(join(parent, sorted[k + 1]!), { throwIfNoEntry: false });
+    if (next && now - next.mtimeMs < VERSION_GRACE_MS) continue;
+    rmSync(join(parent, sorted[k]!), { recursive: true, force: true });
+  }
 }
 
 function sameFile(file: string, data: string, o: WriteOptions): boolean {

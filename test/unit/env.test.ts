@@ -1,12 +1,12 @@
 // The environment store: names, parsers, envdir/env.sh/env.json writers, and where readers look.
 import { describe, expect, spyOn, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "pathe";
 import {
   EnvFileError, findStore, formatEnvSh, isShellName, newEnv, parseDotenv, parseJsonEnv, readContainerEnvFiles, readEnvDir,
-  saveStore, shellQuote, storeCandidates, validateName, writeEnvDir, writeEnvJson, writeEnvSh,
+  saveStore, shellQuote, storeCandidates, validateName, VERSION_GRACE_MS, writeEnvDir, writeEnvJson, writeEnvSh,
 } from "../../src/env/index.ts";
 
 const tmp = (tag: string) => mkdtempSync(join(tmpdir(), `keel-env-${tag}-`));
@@ -180,15 +180,23 @@ describe("writeEnvDir", () => {
     expect(readFileSync(join(d, "NL"), "utf8")).toBe("ends\n\n");
     expect(readFileSync(join(d, "A"), "utf8")).toBe("1");
   });
-  test("a new store is a link to a version dir, swapped whole; the previous version is kept, older ones pruned", () => {
+  /** Makes every version dir look VERSION_GRACE_MS + 1 s old. */
+  const age = (parent: string) => {
+    const then = new Date(Date.now() - VERSION_GRACE_MS - 1000);
+    for (const e of readdirSync(parent)) if (e.startsWith(".env.")) utimesSync(join(parent, e), then, then);
+  };
+  test("a new store is a link to a version dir, swapped whole; replaced versions stay for the grace time, the previous always", () => {
     const parent = tmp("v");
     const d = join(parent, "env");
     for (let i = 1; i <= 4; i++) writeEnvDir(d, newEnv({ V: String(i), [`ONLY${i}`]: "x" }));
     expect(readlinkSync(d)).toBe(".env.4");
-    expect(readdirSync(parent).sort()).toEqual([".env.3", ".env.4", "env"]);
+    expect(readdirSync(parent).sort()).toEqual([".env.1", ".env.2", ".env.3", ".env.4", "env"]);
     expect({ ...readEnvDir(d) }).toEqual({ V: "4", ONLY4: "x" });
     expect(statSync(join(parent, ".env.4")).mode & 0o777).toBe(0o750);
     expect(statSync(join(parent, ".env.4/V")).mode & 0o777).toBe(0o640);
+    age(parent);
+    writeEnvDir(d, newEnv({ V: "5" }));
+    expect(readdirSync(parent).sort()).toEqual([".env.4", ".env.5", "env"]);
   });
   test("a crashed half-written version is never seen and is cleaned up", () => {
     const parent = tmp("crash");
@@ -199,7 +207,10 @@ describe("writeEnvDir", () => {
     expect({ ...readEnvDir(d) }).toEqual({ V: "1" });
     writeEnvDir(d, newEnv({ V: "3" }));
     expect(readlinkSync(d)).toBe(".env.3");
-    expect(readdirSync(parent).sort()).toEqual([".env.1", ".env.3", "env"]);
+    age(parent);
+    writeEnvDir(d, newEnv({ V: "4" }));
+    expect(readdirSync(parent).sort()).toEqual([".env.3", ".env.4", "env"]);
+    expect({ ...readEnvDir(d) }).toEqual({ V: "4" });
   });
   test("a real directory (phusion's) is updated file by file: renamed in, unchanged kept, gone removed", () => {
     const d = tmp("inplace");
@@ -244,6 +255,7 @@ describe("writeEnvDir", () => {
       const { existsSync } = await import("node:fs");
       const { readEnvDir } = await import(${JSON.stringify(join(import.meta.dir, "../../src/env/index.ts"))});
       let reads = 0, mixed = 0;
+      console.log("ready");
       while (!existsSync(${JSON.stringify(done)})) {
         const env = readEnvDir(${JSON.stringify(d)});
         const values = new Set(Object.values(env));
@@ -251,6 +263,8 @@ describe("writeEnvDir", () => {
         reads++;
       }
       console.log(JSON.stringify({ reads, mixed }));`], { stdout: "pipe" });
+    const lines = reader.stdout.getReader();
+    expect(new TextDecoder().decode((await lines.read()).value)).toBe("ready\n");
     let n = 0;
     const end = Date.now() + 700;
     while (Date.now() < end || n < 50) {
@@ -258,9 +272,11 @@ describe("writeEnvDir", () => {
       await Bun.sleep(0);
     }
     writeFileSync(done, "");
-    const result = JSON.parse(await new Response(reader.stdout).text());
+    let rest = "";
+    for (let c = await lines.read(); !c.done; c = await lines.read()) rest += new TextDecoder().decode(c.value);
+    const result = JSON.parse(rest);
     expect(result.reads).toBeGreaterThan(20);
-    expect(result.mixed).toBe(0);
+    expect(result).toEqual({ reads: result.reads, mixed: 0 });
   });
 });
 
