@@ -8,5 +8,6 @@ export interface AppletEntry {
 
 export const applets: Record<string, AppletEntry> = Object.assign(Object.create(null), {
   archstring: { load: () => import("../applets/archstring.ts"), links: ["/usr/bin/archstring"] },
+  init: { load: () => import("../applets/init.ts"), links: ["/sbin/init", "/sbin/my_init"] },
   log: { load: () => import("../applets/log.ts"), links: ["/usr/bin/log"] },
 } satisfies Record<string, AppletEntry>);
