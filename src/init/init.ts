@@ -41,6 +41,8 @@ export class Init {
   readonly reaper = new Reaper();
   readonly pid1 = libc.getpid() === 1;
   env: Record<string, string> = Object.create(null);
+  /** Where the env dumps go: KEEL_RUNTIME_DIR or its fallback (preinit decides). */
+  runtimeDir = "";
   private envStage?: EnvStage;
   /** Process groups that receive forwarded signals: CMD's, or the script running now. */
   private readonly targets = new Set<number>();
@@ -116,7 +118,6 @@ export class Init {
     this.runtimeDir = chosen;
     this.reaper.reap();
   }
-  runtimeDir = "";
 
   /** Starts PATH's or an absolute program; on failure logs and returns the shell's code. */
   private start(argv: string[], session: libc.SpawnOptions["session"]): Child | number {
