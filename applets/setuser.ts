@@ -65,7 +65,11 @@ function become(t: Target): void {
 export default defineApplet({
   meta: { name: "setuser", description: "run a program as another user" },
   exec: true,
-  args: {},
+  // Declared for --help only (required: false): run() reads args._ and says what is missing.
+  args: {
+    user: { type: "positional", required: false, description: "USER[:GROUP]: a passwd name or uid, optionally a group name or gid" },
+    prog: { type: "positional", required: false, description: "the program to run as that user, then its arguments" },
+  },
   run({ args }) {
     const [spec, ...argv] = args._ as string[];
     if (spec === undefined) throw new UsageError("say a user and a program: setuser USER[:GROUP] PROG [ARGS...]");

@@ -87,6 +87,8 @@ export default defineApplet({
   meta: { name: "with-contenv", description: "run a program with the saved container environment" },
   exec: true,
   args: {
+    // For --help only (required: false): run() reads args._.
+    prog: { type: "positional", required: false, description: "the program to run, then its arguments; with --print, one NAME" },
     print: { type: "boolean", description: "print the saved environment instead of running a program" },
     json: { type: "boolean", description: "with --print: as JSON" },
   },

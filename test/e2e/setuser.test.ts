@@ -139,8 +139,11 @@ describe("setuser failures", () => {
     expect(g.code).toBe(1);
     expect(g.stderr).toBe("setuser: no such group 'no-such-group' in /etc/group\n");
   });
-  test("usage: no user, no program: exit 2", async () => {
+  test("usage: no user, no program: exit 2; --help names the operands", async () => {
     expect((await run([setuser])).code).toBe(2);
+    const help = await run([setuser, "--help"], { env: cleanEnv({ NO_COLOR: "1" }) });
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("USER[:GROUP]: a passwd name or uid");
     const r = await run([setuser, "nobody"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("say the program to run as 'nobody'");
