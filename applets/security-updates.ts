@@ -218,7 +218,8 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
     if (!readdirSync(join(tmp, "lists")).some((f) => f.endsWith("_Packages") || f.includes("_Packages.")))
       throw new AppletError("apt-get update fetched no package index from the security sources; check them and the network (see apt's messages above)");
 
-    const sim = await runPackageTool(root, ["apt-get", ...opts, "-s", "upgrade"], { capture: true });
+    // Parsed below: the untranslated "Inst" lines.
+    const sim = await runPackageTool(root, ["apt-get", ...opts, "-s", "upgrade"], { capture: true, env: { LC_ALL: "C" } });
     if (sim.code !== 0) {
       process.stderr.write(sim.stdout);
       throw toolFailed("apt-get -s upgrade", sim.code);
