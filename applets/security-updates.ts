@@ -12,11 +12,15 @@
 //   RHEL family (rhel, centos, rocky, almalinux, fedora, amzn, ol): `dnf -y upgrade --security`,
 //     or `yum -y update --security` where only yum exists. Alpine: `apk upgrade --no-cache` (apk has no
 //     security-only mode: this is every update). Anything else: exit 1 naming the ID.
-//   --dry-run   change nothing: Debian prints "PACKAGE FROM TO" per package apt would upgrade;
-//               dnf/yum run `check-update --security`, apk `upgrade --simulate`, and show their list.
+//   --dry-run   change nothing; print "PACKAGE FROM TO" on stdout per package that would be upgraded
+//               (apt: a simulated upgrade; dnf/yum: `check-update --security`, FROM from `rpm -qa`;
+//               apk: `upgrade --simulate`); the package manager's own output goes to stderr then.
+//   At the end, a summary line of what was upgraded (from the package database before and after).
 //   --root DIR  work on the system under DIR (an image's rootfs) through `chroot DIR`, so that system's
 //               own package manager, config and paths are used. Needs root, and whatever that package
 //               manager needs inside DIR (/dev nodes; /etc/resolv.conf for network sources).
+//               Not apt's `-o RootDir=`: that runs the host's apt, methods and apt.conf.d, reads
+//               file: URIs on the host, and needs a host that has apt at all.
 // env:   the package manager runs with DEBIAN_FRONTEND=noninteractive and stdin closed.
 // exit:  0 done (or nothing to do) · the package manager's own code when it fails · 1 no security
 //        source, or an unknown distribution · 2 usage
@@ -24,7 +28,7 @@
 import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
-import { familyOf, programInRoot, readOsRelease, resolveRoot, runPackageTool, toolFailed, type OsRelease } from "../src/distro.ts";
+import { familyOf, pathInRoot, programInRoot, readOsRelease, resolveRoot, runPackageTool, toolFailed, type OsRelease } from "../src/distro.ts";
 import type { Logger } from "../src/log.ts";
 
 /** One apt source: enough to write it back, in the format it came in. */
@@ -81,7 +85,7 @@ export function readSources(root: string): AptSource[] {
   const out: AptSource[] = [];
   const read = (rel: string) => {
     try {
-      return readFileSync(join(root, rel), "utf8");
+      return readFileSync(pathInRoot(root, rel), "utf8");
     } catch {
       return undefined;
     }
@@ -90,7 +94,7 @@ export function readSources(root: string): AptSource[] {
   if (main !== undefined) out.push(...parseSourcesList(main, "/etc/apt/sources.list"));
   let parts: string[] = [];
   try {
-    parts = readdirSync(join(root, "etc/apt/sources.list.d")).sort();
+    parts = readdirSync(pathInRoot(root, "etc/apt/sources.list.d")).sort();
   } catch {}
   for (const name of parts) {
     const rel = `etc/apt/sources.list.d/${name}`;
@@ -144,7 +148,7 @@ export function installedPackages(root: string): Map<string, string> {
   const out = new Map<string, string>();
   let text = "";
   try {
-    text = readFileSync(join(root, "var/lib/dpkg/status"), "utf8");
+    text = readFileSync(pathInRoot(root, "var/lib/dpkg/status"), "utf8");
   } catch {
     return out;
   }
@@ -156,7 +160,8 @@ export function installedPackages(root: string): Map<string, string> {
   return out;
 }
 
-function changes(before: Map<string, string>, after: Map<string, string>): Upgrade[] {
+/** What changed between two `package -> version` snapshots (a package removed is not an upgrade). */
+export function changes(before: Map<string, string>, after: Map<string, string>): Upgrade[] {
   const out: Upgrade[] = [];
   for (const [key, to] of after) {
     const from = before.get(key);
@@ -165,8 +170,17 @@ function changes(before: Map<string, string>, after: Map<string, string>): Upgra
   return out;
 }
 
-function describe(list: Upgrade[]): string {
-  return list.map((u) => `${u.name} ${u.from} -> ${u.to}`).join(", ");
+/** The dry-run listing on stdout (one "PACKAGE FROM TO" a line) and its summary. */
+function printPlan(plan: Upgrade[], log: Logger, what: string): void {
+  for (const u of plan) process.stdout.write(`${u.name} ${u.from} ${u.to}\n`);
+  log.info(`dry run: ${plan.length} package(s) would be upgraded ${what}; nothing was changed`);
+}
+
+/** The closing summary from installed-package snapshots (undefined: the system cannot tell us). */
+function summarize(before: Map<string, string> | undefined, after: Map<string, string> | undefined, log: Logger, what: string): void {
+  if (!before || !after) return void log.info(`upgrade ${what} done (the package database could not be read to list the changes)`);
+  const done = changes(before, after);
+  log.info(`${done.length} package(s) upgraded ${what}${done.length ? ": " + done.map((u) => `${u.name} ${u.from} -> ${u.to}`).join(", ") : ""}`);
 }
 
 async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addSecuritySource: boolean }, log: Logger): Promise<number> {
@@ -219,22 +233,20 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
       throw new AppletError("apt-get update fetched no package index from the security sources; check them and the network (see apt's messages above)");
 
     // Parsed below: the untranslated "Inst" lines.
-    const sim = await runPackageTool(root, ["apt-get", ...opts, "-s", "upgrade"], { capture: true, env: { LC_ALL: "C" } });
+    const sim = await runPackageTool(root, ["apt-get", ...opts, "-s", "upgrade"], { collect: true, quiet: true, env: { LC_ALL: "C" } });
     if (sim.code !== 0) {
       process.stderr.write(sim.stdout);
       throw toolFailed("apt-get -s upgrade", sim.code);
     }
     const planned = parseSimulation(sim.stdout);
     if (args.dryRun) {
-      for (const u of planned) process.stdout.write(`${u.name} ${u.from} ${u.to}\n`);
-      log.info(`dry run: ${planned.length} package(s) would be upgraded from the security sources; nothing was changed`);
+      printPlan(planned, log, "from the security sources");
       return 0;
     }
     const before = installedPackages(root);
     const upgrade = await runPackageTool(root, ["apt-get", ...opts, "-y", "-oDpkg::Options::=--force-confold", "upgrade"]);
     if (upgrade.code !== 0) throw toolFailed("apt-get upgrade", upgrade.code);
-    const done = changes(before, installedPackages(root));
-    log.info(`${done.length} package(s) upgraded from the security sources${done.length ? ": " + describe(done) : ""}`);
+    summarize(before, installedPackages(root), log, "from the security sources");
     return 0;
   } finally {
     process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
@@ -242,30 +254,76 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
   }
 }
 
+// name.arch -> [epoch:]version-release, the form dnf check-update prints.
+const RPM_FORMAT = "%{NAME}.%{ARCH} %|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\n";
+
+/** Installed rpms (via the root's own `rpm`: its database format is rpm's business), or undefined. */
+async function rpmInstalled(root: string): Promise<Map<string, string> | undefined> {
+  if (!programInRoot(root, "rpm")) return undefined;
+  const r = await runPackageTool(root, ["rpm", "-qa", "--qf", RPM_FORMAT], { collect: true, quiet: true, env: { LC_ALL: "C" } });
+  if (r.code !== 0) return undefined;
+  return new Map(r.stdout.split("\n").map((l) => l.trim().split(/\s+/)).filter((w) => w.length === 2) as [string, string][]);
+}
+
+/** `dnf|yum check-update` -> [name.arch, version]: its three-column lines, up to "Obsoleting Packages". */
+export function parseCheckUpdate(text: string): [string, string][] {
+  const out: [string, string][] = [];
+  for (const line of text.split("\n")) {
+    if (/^Obsoleting Packages/i.test(line)) break;
+    const m = /^(\S+\.\S+)\s+(\S+)\s+(\S+)\s*$/.exec(line);
+    if (m) out.push([m[1]!, m[2]!]);
+  }
+  return out;
+}
+
 async function rhel(root: string, dryRun: boolean, log: Logger): Promise<number> {
   const tool = programInRoot(root, "dnf") ? "dnf" : programInRoot(root, "yum") ? "yum" : undefined;
   if (!tool) throw new AppletError(`neither dnf nor yum found in ${root}; cannot upgrade this system`);
+  const before = await rpmInstalled(root);
   if (dryRun) {
     // check-update exits 100 when updates are available, 0 when none.
-    const r = await runPackageTool(root, [tool, "check-update", "--security"], { out: 2 });
+    const r = await runPackageTool(root, [tool, "check-update", "--security"], { out: 2, collect: true, env: { LC_ALL: "C" } });
     if (r.code !== 0 && r.code !== 100) throw toolFailed(`${tool} check-update --security`, r.code);
-    log.info(`dry run: ${r.code === 100 ? "security updates are available (listed above)" : "no security updates"}; nothing was changed`);
+    printPlan(parseCheckUpdate(r.stdout).map(([name, to]) => ({ name, from: before?.get(name) ?? "?", to })), log, `with ${tool} --security`);
     return 0;
   }
   const argv = tool === "dnf" ? ["dnf", "-y", "upgrade", "--security"] : ["yum", "-y", "update", "--security"];
   const r = await runPackageTool(root, argv);
   if (r.code !== 0) throw toolFailed(argv.join(" "), r.code);
-  log.info(`security updates installed with ${tool}`);
+  summarize(before, await rpmInstalled(root), log, `with ${tool} --security`);
   return 0;
+}
+
+/** apk's database (`P:` name, `V:` version per block), read directly. */
+export function apkInstalled(root: string): Map<string, string> | undefined {
+  let text;
+  try {
+    text = readFileSync(pathInRoot(root, "lib/apk/db/installed"), "utf8");
+  } catch {
+    return undefined;
+  }
+  const out = new Map<string, string>();
+  for (const block of text.split(/\n\n+/)) {
+    const p = /^P:(.*)$/m.exec(block)?.[1];
+    if (p) out.set(p, /^V:(.*)$/m.exec(block)?.[1] ?? "");
+  }
+  return out;
 }
 
 async function alpine(root: string, dryRun: boolean, log: Logger): Promise<number> {
   if (!programInRoot(root, "apk")) throw new AppletError(`apk not found in ${root}; cannot upgrade this system`);
   log.warn("apk has no security-only mode: this installs every available update");
-  const argv = dryRun ? ["apk", "upgrade", "--no-cache", "--simulate"] : ["apk", "upgrade", "--no-cache"];
-  const r = await runPackageTool(root, argv, { out: dryRun ? 2 : 1 });
-  if (r.code !== 0) throw toolFailed(argv.join(" "), r.code);
-  log.info(dryRun ? "dry run: the upgrades apk would make are listed above; nothing was changed" : "updates installed with apk");
+  const before = apkInstalled(root);
+  if (dryRun) {
+    const r = await runPackageTool(root, ["apk", "upgrade", "--no-cache", "--simulate"], { out: 2, collect: true, env: { LC_ALL: "C" } });
+    if (r.code !== 0) throw toolFailed("apk upgrade --no-cache --simulate", r.code);
+    const plan = [...r.stdout.matchAll(/Upgrading (\S+) \((\S+) -> (\S+)\)/g)].map((m) => ({ name: m[1]!, from: m[2]!, to: m[3]! }));
+    printPlan(plan, log, "with apk (all updates)");
+    return 0;
+  }
+  const r = await runPackageTool(root, ["apk", "upgrade", "--no-cache"]);
+  if (r.code !== 0) throw toolFailed("apk upgrade --no-cache", r.code);
+  summarize(before, apkInstalled(root), log, "with apk (all updates)");
   return 0;
 }
 

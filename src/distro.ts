@@ -1,8 +1,8 @@
 // The system under a root directory, as the package tools see it: which distribution it is
 // (os-release), where its programs are, and how to run them inside it (chroot). Shared by
 // security-updates and clean, which both take `--root DIR` (an image being built, or a test rootfs).
-import { accessSync, constants, readFileSync, statSync } from "node:fs";
-import { join, resolve } from "pathe";
+import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
+import { dirname, join, resolve } from "pathe";
 import { AppletError, UsageError } from "./applet.ts";
 import { childEnv, findProgram } from "./sys/exec.ts";
 
@@ -21,6 +21,31 @@ export function resolveRoot(given: unknown): string {
   }
   if (!st.isDirectory()) throw new UsageError(`--root ${given}: not a directory`);
   return root;
+}
+
+/** ROOT/REL with symbolic links resolved the way the system under ROOT sees them: an absolute
+ *  link target (`/lib -> /usr/lib`) stays inside ROOT instead of reaching the host's file. */
+export function pathInRoot(root: string, rel: string): string {
+  let parts = rel.split("/").filter(Boolean);
+  let cur = root;
+  for (let hops = 0; parts.length > 0; ) {
+    const part = parts.shift()!;
+    if (part === ".") continue;
+    if (part === "..") {
+      if (cur !== root) cur = dirname(cur);
+      continue;
+    }
+    const next = join(cur, part);
+    if (hops < 40 && lstatSync(next, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      hops++;
+      const target = readlinkSync(next);
+      parts = [...target.split("/").filter(Boolean), ...parts];
+      if (target.startsWith("/")) cur = root;
+      continue;
+    }
+    cur = next;
+  }
+  return cur;
 }
 
 /** os-release: KEY=value lines, values optionally quoted with shell-style escapes. */
@@ -52,7 +77,7 @@ export interface OsRelease {
 /** `<root>/etc/os-release`, else `<root>/usr/lib/os-release` (the spec's fallback). */
 export function readOsRelease(root: string): OsRelease {
   for (const rel of ["etc/os-release", "usr/lib/os-release"]) {
-    const file = join(root, rel);
+    const file = pathInRoot(root, rel);
     let text;
     try {
       text = readFileSync(file, "utf8");
@@ -93,8 +118,9 @@ export function programInRoot(root: string, name: string): string | undefined {
   for (const dir of SYSTEM_PATH) {
     const inRoot = `${dir}/${name}`;
     try {
-      if (!statSync(join(root, inRoot)).isFile()) continue;
-      accessSync(join(root, inRoot), constants.X_OK);
+      const file = pathInRoot(root, inRoot);
+      if (!statSync(file).isFile()) continue;
+      accessSync(file, constants.X_OK);
       return inRoot;
     } catch {}
   }
@@ -122,22 +148,35 @@ export interface Ran {
   stdout: string;
 }
 
-/** Runs a package manager in ROOT; its output streams through (stdout to OUT: 1, or 2 when our
- *  stdout is reserved for a listing), or is captured with `capture`. */
+/** Runs a package manager in ROOT. Its stderr streams through; its stdout streams to OUT (1, or 2
+ *  when our stdout is reserved for a listing), and with `collect` is also returned for parsing
+ *  (`quiet`: returned only). */
 export async function runPackageTool(
   root: string,
   argv: string[],
-  o: { out?: 1 | 2; capture?: boolean; env?: Record<string, string> } = {},
+  o: { out?: 1 | 2; collect?: boolean; quiet?: boolean; env?: Record<string, string> } = {},
 ): Promise<Ran> {
+  const out = o.out ?? 1;
   const proc = Bun.spawn(inRoot(root, argv), {
     env: packageEnv(o.env),
     stdin: "ignore",
-    stdout: o.capture ? "pipe" : o.out === 2 ? 2 : "inherit",
+    stdout: o.collect ? "pipe" : out === 2 ? 2 : "inherit",
     stderr: "inherit",
   });
-  const stdout = o.capture ? await new Response(proc.stdout as ReadableStream).text() : "";
+  const chunks: Uint8Array[] = [];
+  if (o.collect)
+    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+      chunks.push(chunk);
+      if (!o.quiet) writeAll(out, chunk);
+    }
   // Bun resolves a killed child as 128+N already.
-  return { code: await proc.exited, stdout };
+  return { code: await proc.exited, stdout: Buffer.concat(chunks).toString("utf8") };
+}
+
+function writeAll(fd: number, data: Uint8Array): void {
+  try {
+    for (let off = 0; off < data.length; ) off += writeSync(fd, data, off);
+  } catch {}
 }
 
 /** A package manager's failure as an applet error: its own exit code (128+N when killed). */

@@ -1,10 +1,15 @@
 // Pure logic of security-updates and clean: os-release, families, --root, apt sources (classic and
 // deb822), apt's simulation output.
 import { describe, expect, test } from "bun:test";
-import { familyOf, parseOsRelease, resolveRoot, type OsRelease } from "../../src/distro.ts";
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "pathe";
+import { familyOf, parseOsRelease, pathInRoot, resolveRoot, type OsRelease } from "../../src/distro.ts";
 import { UsageError } from "../../src/applet.ts";
 import {
+  changes,
   isSecuritySuite,
+  parseCheckUpdate,
   parseDeb822,
   parseSimulation,
   parseSourcesList,
@@ -32,6 +37,20 @@ describe("--root", () => {
     for (const bad of ["", " ", true]) expect(() => resolveRoot(bad)).toThrow(UsageError);
     expect(() => resolveRoot("/no/such/dir")).toThrow("no such directory");
     expect(resolveRoot(".")).toBe(process.cwd());
+  });
+});
+
+describe("paths inside --root", () => {
+  test("links resolve as the rooted system sees them: absolute targets stay inside, .. stops at the root", () => {
+    const root = mkdtempSync(join(tmpdir(), "keel-pathinroot-"));
+    mkdirSync(join(root, "usr/lib"), { recursive: true });
+    mkdirSync(join(root, "etc"));
+    writeFileSync(join(root, "usr/lib/os-release"), "ID=x\n");
+    symlinkSync("/usr/lib", join(root, "lib"));
+    symlinkSync("../../../../usr/lib/os-release", join(root, "etc/os-release"));
+    expect(pathInRoot(root, "lib/os-release")).toBe(join(root, "usr/lib/os-release"));
+    expect(pathInRoot(root, "etc/os-release")).toBe(join(root, "usr/lib/os-release"));
+    expect(pathInRoot(root, "no/such")).toBe(join(root, "no/such"));
   });
 });
 
@@ -81,5 +100,15 @@ describe("apt sources", () => {
       { name: "libc6", from: "2.36-9", to: "2.36-9+deb12u1" },
       { name: "keel-both", from: "1.0", to: "1.1" },
     ]);
+  });
+  test("dnf/yum check-update lines, up to the obsoletes", () => {
+    const out = "Last metadata expiration check: 0:00:01 ago on Mon 23 Nov 2026 10:00:00 AM UTC.\n\n" +
+      "openssl-libs.x86_64    1:3.0.7-25.el9_3   baseos\nkernel.x86_64 5.14.0-362.el9 baseos\n\nObsoleting Packages\nfoo.noarch 2 baseos\n";
+    expect(parseCheckUpdate(out)).toEqual([["openssl-libs.x86_64", "1:3.0.7-25.el9_3"], ["kernel.x86_64", "5.14.0-362.el9"]]);
+  });
+  test("before/after snapshots -> upgrades; new packages show from '-'", () => {
+    const before = new Map([["a:amd64", "1"], ["b:all", "1"]]);
+    const after = new Map([["a:amd64", "2"], ["b:all", "1"], ["c:", "1"]]);
+    expect(changes(before, after)).toEqual([{ name: "a:amd64", from: "1", to: "2" }, { name: "c", from: "-", to: "1" }]);
   });
 });
