@@ -85,10 +85,22 @@ export class Cleaner {
     return seen === st.nlink ? st.blocks * 512 : 0;
   }
 
-  private fail(path: string, error: unknown): void {
+  private fail(what: string, path: string, error: unknown): void {
     this.total.failed++;
     const code = (error as NodeJS.ErrnoException).code;
-    this.log.error(`cannot remove ${path}: ${code ?? error}${code === "EPERM" ? " (immutable? see lsattr)" : ""}; left in place`);
+    this.log.error(`cannot ${what} ${path}: ${code ?? error}${code === "EPERM" ? " (immutable? see lsattr)" : ""}; left in place`);
+  }
+
+  /** Removes PATH with OP (or, dry, pretends to); a failure is reported and counted. */
+  private act(path: string, op: (path: string) => void): boolean {
+    if (this.dryRun) return true;
+    try {
+      op(path);
+      return true;
+    } catch (error) {
+      this.fail("remove", path, error);
+      return false;
+    }
   }
 
   /** Removes PATH (lstat ST, REL below the cleaned dir, in a directory on device DEV); true when it is gone. */
@@ -100,14 +112,7 @@ export class Cleaner {
     }
     if (!st.isDirectory()) {
       const bytes = this.freed(st);
-      if (!this.dryRun) {
-        try {
-          unlinkSync(path);
-        } catch (error) {
-          this.fail(path, error);
-          return false;
-        }
-      }
+      if (!this.act(path, unlinkSync)) return false;
       this.total.files++;
       this.total.bytes += bytes;
       return true;
@@ -119,15 +124,7 @@ export class Cleaner {
       if (cst && !this.remove(child, `${rel}/${name}`, cst, st.dev, keep)) all = false;
     }
     // A directory that still holds a kept or stuck file stays; the file's own line says why.
-    if (!all) return false;
-    if (!this.dryRun) {
-      try {
-        rmdirSync(path);
-      } catch (error) {
-        this.fail(path, error);
-        return false;
-      }
-    }
+    if (!all || !this.act(path, rmdirSync)) return false;
     this.total.dirs++;
     this.total.bytes += st.blocks * 512;
     return true;
@@ -137,7 +134,7 @@ export class Cleaner {
     try {
       return readdirSync(dir).sort();
     } catch (error) {
-      this.fail(dir, error);
+      this.fail("read", dir, error);
       return [];
     }
   }
@@ -165,8 +162,7 @@ export class Cleaner {
         }
         this.total.truncated++;
       } catch (error) {
-        this.total.failed++;
-        this.log.error(`cannot truncate ${path}: ${(error as NodeJS.ErrnoException).code ?? error}; left as it is`);
+        this.fail("truncate", path, error);
       }
     }
   }

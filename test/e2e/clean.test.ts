@@ -112,6 +112,9 @@ describe("clean", () => {
     const copyrights = readdirSync(at("usr/share/doc")).filter((p) => existsSync(at(`usr/share/doc/${p}/copyright`)));
     expect(copyrights.length).toBeGreaterThan(50);
     expect(statSync(at("var/log/dpkg.log")).size).toBeGreaterThan(0);
+    // A link under /var/log is never written through.
+    writeFileSync(at("srv/not-a-log"), "precious");
+    symlinkSync("../../srv/not-a-log", at("var/log/link.log"));
     const du = duBytes(root);
     const r = await clean("--docs", "--logs");
     expect(r.code).toBe(0);
@@ -120,6 +123,8 @@ describe("clean", () => {
     expect(existsSync(at("usr/share/doc/apt/changelog.gz"))).toBe(false);
     expect(readdirSync(at("usr/share/man"))).toEqual([]);
     expect(statSync(at("var/log/dpkg.log")).size).toBe(0);
+    expect(readFileSync(at("srv/not-a-log"), "utf8")).toBe("precious");
+    expect(lstatSync(at("var/log/link.log")).isSymbolicLink()).toBe(true);
     expect(r.stderr).toMatch(/truncated [1-9]\d* log\(s\)/);
   }, 60_000);
 
