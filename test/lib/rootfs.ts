@@ -30,12 +30,13 @@ export function hostMirror(): string {
 export function debianTarball(): string {
   if (existsSync(TARBALL)) return TARBALL;
   mkdirSync(CACHE, { recursive: true });
-  const tmp = `${TARBALL}.${process.pid}.tmp`;
+  // mmdebstrap picks its output format from the name: keep ".tar" last, or it makes a directory.
+  const tmp = join(CACHE, `bookworm-minbase.${process.pid}.tmp.tar`);
   try {
     sh(["mmdebstrap", "--quiet", "--variant=minbase", "bookworm", tmp, hostMirror()], "mmdebstrap");
     renameSync(tmp, TARBALL);
   } finally {
-    rmSync(tmp, { force: true });
+    rmSync(tmp, { recursive: true, force: true });
   }
   return TARBALL;
 }
@@ -49,14 +50,17 @@ export interface Rootfs {
 export function freshRootfs(): Rootfs {
   const tar = debianTarball();
   const dir = mkdtempSync("/var/tmp/keel-rootfs-");
-  sh(["tar", "-xf", tar, "-C", dir], "extracting the rootfs");
-  return {
-    dir,
-    dispose() {
-      Bun.spawnSync(["chattr", "-R", "-i", dir], { stdout: "ignore", stderr: "ignore" });
-      rmSync(dir, { recursive: true, force: true });
-    },
+  const dispose = () => {
+    Bun.spawnSync(["chattr", "-R", "-i", dir], { stdout: "ignore", stderr: "ignore" });
+    rmSync(dir, { recursive: true, force: true });
   };
+  try {
+    sh(["tar", "-xf", tar, "-C", dir], "extracting the rootfs");
+  } catch (error) {
+    dispose();
+    throw error;
+  }
+  return { dir, dispose };
 }
 
 /** Runs ARGV inside the rootfs (chroot), output captured. */
