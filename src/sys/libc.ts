@@ -4,7 +4,7 @@ import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
 
 const { i32, u32, u64, ptr: P, cstring } = FFIType;
 
-const libc = dlopen("libc.so.6", {
+const SYMBOLS = {
   __errno_location: { args: [], returns: P },
   strerror: { args: [i32], returns: cstring },
   execve: { args: [P, P, P], returns: i32 },
@@ -41,7 +41,14 @@ const libc = dlopen("libc.so.6", {
   fcntl: { args: [i32, i32, u64], returns: i32 },
   signal: { args: [i32, u64], returns: u64 },
   sigprocmask: { args: [i32, P, P], returns: i32 },
-}).symbols;
+} as const;
+
+// Opened on first use: bun:ffi compiles a trampoline per symbol, which would cost every
+// applet start several milliseconds even when it makes no libc call at all.
+let opened: ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"] | undefined;
+const libc = new Proxy({} as NonNullable<typeof opened>, {
+  get: (_, name) => (opened ??= dlopen("libc.so.6", SYMBOLS).symbols)[name as keyof typeof SYMBOLS],
+});
 
 export class SysError extends Error {
   constructor(
@@ -108,9 +115,12 @@ export function unblockAllSignals(): void {
   check("sigprocmask", libc.sigprocmask(SIG_SETMASK, ptr(empty), null));
 }
 
-const SIG_DFL = 0n;
+const SIG_DFL = 0n, SIG_IGN = 1n;
 export function resetSignal(sig: number): void {
   libc.signal(sig, SIG_DFL);
+}
+export function ignoreSignal(sig: number): void {
+  libc.signal(sig, SIG_IGN);
 }
 
 /** Replace this process. Returns only by throwing. */

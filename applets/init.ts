@@ -1,0 +1,79 @@
+// init — the container's PID 1: reap zombies, forward signals, run the boot stages, run CMD,
+// shut everything down cleanly and exit with the right code (my_init, s6-overlay, tini in one).
+//
+// usage: init [OPTIONS] [--] [CMD ARGS...]      (also linked as /sbin/my_init)
+//   stages: run.d (/run.d/*.sh, /etc/keel/run.d/*; exit 99 = stop cleanly) -> environment
+//   (/etc/container_environment, /container/environment, /etc/keel/environment; docker run -e wins;
+//   saved to $KEEL_RUNTIME_DIR/env, env.sh, env.json) -> startup scripts (/etc/cont-init.d,
+//   /etc/my_init.d, /etc/rc.local) -> CMD -> shutdown (/etc/my_init.pre_shutdown.d, CMD gets the
+//   grace time then SIGKILL, /etc/cont-finish.d, /etc/my_init.post_shutdown.d, every remaining
+//   process TERM -> grace -> KILL, sync).
+// signals: TERM, INT, QUIT stop the container (forwarded to CMD first); HUP, USR1, USR2, WINCH,
+//   CONT are forwarded to CMD's process group. SIGPWR cannot be handled under Bun.
+// env: KEEL_SERVICES_GRACETIME (ms, 3000; S6_SERVICES_GRACETIME, KILL_PROCESS_TIMEOUT in s),
+//   KEEL_KILL_GRACETIME (ms, 3000; S6_KILL_GRACETIME, KILL_ALL_PROCESSES_TIMEOUT in s),
+//   KEEL_KILL_FINISH_MAXTIME (ms, 5000; S6_KILL_FINISH_MAXTIME), KEEL_BEHAVIOUR_IF_STAGE2_FAILS
+//   (S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 go on, 1 go on and warn, 2 stop; default 2),
+//   KEEL_RUNTIME_DIR (/run/keel), KEEL_LOG_LEVEL, KEEL_LOG_FORMAT.
+// exit: CMD's code (128+N if killed by signal N; 126/127 if it cannot run) · else the failing
+//   stage's code · else 0 (a requested stop, or run.d's 99) · 1 if init itself failed.
+// services: supervision of /etc/service, /etc/services.d, /container/services is not in this build;
+//   init says so at boot when such directories exist (--skip-runit / --skip-services silence it).
+// see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
+//   own descendants.
+import { defineApplet, UsageError, type RunContext } from "../src/applet.ts";
+import { loadConfig } from "../src/init/config.ts";
+import { Init } from "../src/init/init.ts";
+import { createLogger, FORMATS, LEVELS, parseLevel, type LogFormat } from "../src/log.ts";
+
+export default defineApplet({
+  meta: { name: "init", description: "the container's PID 1: boot, run CMD, stop cleanly" },
+  exec: true,
+  args: {
+    "skip-startup-files": { type: "boolean", description: "skip /etc/cont-init.d, /etc/my_init.d and /etc/rc.local" },
+    "skip-runit": { type: "boolean", description: "do not start services (my_init's flag)" },
+    "skip-services": { type: "boolean", description: "do not start services" },
+    "kill-all-on-exit": { type: "boolean", default: true, description: "at exit, TERM then KILL every process left", negativeDescription: "leave other processes alone at exit" },
+    quiet: { type: "boolean", description: "only warnings and errors (my_init's flag)" },
+    "log-level": { type: "string", description: `${LEVELS.join(", ")} or 0-5` },
+    "log-format": { type: "string", description: "console or json" },
+  },
+  async run({ args, data }) {
+    const { name, log: base } = data as RunContext;
+    let level = base.settings.level;
+    if (args.quiet) level = Math.min(level, 2);
+    if (args["log-level"] !== undefined) {
+      const parsed = parseLevel(args["log-level"]);
+      if (parsed === undefined) throw new UsageError(`--log-level '${args["log-level"]}' is not one of ${LEVELS.join(", ")} or 0-5`);
+      level = parsed;
+    }
+    let format = base.settings.format;
+    if (args["log-format"] !== undefined) {
+      if (!(FORMATS as readonly string[]).includes(args["log-format"])) throw new UsageError(`--log-format '${args["log-format"]}' must be console or json`);
+      format = args["log-format"] as LogFormat;
+    }
+    const log = createLogger(name, { level, format });
+    const init = new Init(log, loadConfig(process.env, log), {
+      command: args._ as string[],
+      skipStartupFiles: Boolean(args["skip-startup-files"]),
+      skipServices: Boolean(args["skip-runit"] || args["skip-services"]),
+      killAllOnExit: args["kill-all-on-exit"] !== false,
+    });
+    init.installSignalHandlers();
+    // Signal listeners do not keep Bun alive; this timer does until init decides to exit.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    // An unexpected error must become an orderly shutdown, never a silent exit.
+    process.on("uncaughtException", (e) => {
+      log.error(`unexpected error: ${e?.stack ?? e}`);
+      init.requestStop("internal error");
+    });
+    process.on("unhandledRejection", (e) => {
+      log.error(`unexpected error: ${(e as Error)?.stack ?? e}`);
+      init.requestStop("internal error");
+    });
+    const code = await init.main();
+    clearInterval(keepAlive);
+    // Exit now: a lingering handle must not keep a stopped container alive.
+    process.exit(code);
+  },
+});

@@ -1,0 +1,31 @@
+// The container environment store (DESIGN §2 stage 3): what init saves at boot and what
+// with-contenv, setuser's callers and service scripts read back.
+import { statSync } from "node:fs";
+import { join } from "pathe";
+import { runtimeDirCandidates } from "../runtime.ts";
+
+export { decodeEnvFile, encodeEnvFile, exportLine, formatEnvJson, formatEnvSh, isShellName, newEnv, shellQuote, validateName, type EnvMap } from "./names.ts";
+export { EnvFileError, parseDotenv, parseJsonEnv, readContainerEnvFiles, readEnvDir } from "./read.ts";
+export { saveStore, writeEnvDir, writeEnvJson, writeEnvSh, writeFileAtomic, type SaveResult, type WriteOptions } from "./write.ts";
+
+/** s6-overlay's store (/var/run/s6/... is the same place) and phusion's, after keel's own. */
+export const S6_STORE = "/run/s6/container_environment";
+export const PHUSION_STORE = "/etc/container_environment";
+
+/** Where readers look for the saved environment, in order: each runtime dir's env/, then s6's, then phusion's. */
+export function storeCandidates(env: Record<string, string | undefined> = process.env, root = "/"): string[] {
+  return [...runtimeDirCandidates(env).map((d) => join(d, "env")), S6_STORE, PHUSION_STORE].map((p) => join(root, p));
+}
+
+/** The envdir with-contenv reads: the first candidate that is a directory (links followed). */
+export function findStore(env: Record<string, string | undefined> = process.env, root = "/"): string | undefined {
+  return storeCandidates(env, root).find(isDirectory);
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}

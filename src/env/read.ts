@@ -1,0 +1,187 @@
+// Reading the container environment: envdirs (phusion, s6), dotenv files (osixia, keel) and JSON.
+// Every reader returns a fresh null-prototype EnvMap; a malformed file throws EnvFileError naming
+// the file and line, so init can stop with a message instead of booting with half an environment.
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { destr } from "destr";
+import { basename, join } from "pathe";
+import { decodeEnvFile, fileIn, newEnv, validateName, type EnvMap } from "./names.ts";
+
+export class EnvFileError extends Error {}
+
+const isMissing = (e: unknown) => ["ENOENT", "ENOTDIR"].includes((e as NodeJS.ErrnoException)?.code ?? "");
+
+/**
+ * An envdir: one regular file per variable, the value is the content less exactly one trailing
+ * newline (my_init's rule; an empty file is an empty value). A missing dir is an empty map.
+ * Skipped: subdirectories, FIFOs and other non-files, and entries no variable can be named
+ * (e.g. keel's own `.=keel-new.*` temp files). Dotfiles such as `.foo` ARE variables here.
+ * Links are resolved once, so a store swapped (writeEnvDir) during the read is read whole:
+ * the old version or, after a retry, the new one.
+ */
+export function readEnvDir(dir: string): EnvMap {
+  for (let attempt = 0; ; attempt++) {
+    const real = realpathOrUndefined(dir);
+    if (real === undefined) return newEnv();
+    const env = readEnvDirOnce(real);
+    // Swapped while we read: that version may be pruned under us (a short listing, a missing
+    // file); the link now names a complete one.
+    if (attempt === 8 || realpathOrUndefined(dir) === real) return env;
+  }
+}
+
+function realpathOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch (e) {
+    if (isMissing(e)) return undefined;
+    throw e;
+  }
+}
+
+function readEnvDirOnce(dir: string): EnvMap {
+  const env = newEnv();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (e) {
+    if (isMissing(e)) return env;
+    throw e;
+  }
+  for (const name of names.sort()) {
+    if (validateName(name) !== undefined) continue;
+    let fd: number;
+    try {
+      // O_NONBLOCK: a FIFO in the dir must not hang the reader.
+      fd = openSync(fileIn(dir, name), constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch (e) {
+      // Gone since readdir: a variable dropped, or the whole version replaced (the caller retries).
+      if (isMissing(e)) continue;
+      throw e;
+    }
+    try {
+      if (!fstatSync(fd).isFile()) continue;
+      env[name] = decodeEnvFile(readFileSync(fd, "utf8"));
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return env;
+}
+
+const DQ_ESCAPES: Record<string, string> = { n: "\n", t: "\t", r: "\r", '"': '"', "\\": "\\", $: "$" };
+
+/**
+ * dotenv: `KEY=value` or `export KEY=value`, one a line; blank lines and `#` lines are skipped.
+ * Unquoted values are trimmed and end at ` #` (a comment). 'single quotes' are literal;
+ * "double quotes" know \n \t \r \" \\ \$ (any other backslash stays). Quoted values may span
+ * lines. No `$VAR` expansion: what is written is what you get. Later keys win.
+ */
+export function parseDotenv(text: string, source = "dotenv"): EnvMap {
+  const env = newEnv();
+  const fail = (line: number, what: string): never => {
+    throw new EnvFileError(`${source}:${line}: ${what}`);
+  };
+  let i = 0;
+  let line = 1;
+  while (i < text.length) {
+    let eol = text.indexOf("\n", i);
+    if (eol < 0) eol = text.length;
+    const head = text.slice(i, eol);
+    if (/^\s*(#.*)?$/.test(head)) {
+      i = eol + 1;
+      line++;
+      continue;
+    }
+    const m = /^[ \t]*(?:export[ \t]+)?([^\s=]+)[ \t]*=/.exec(head);
+    if (!m) fail(line, `expected KEY=value, found ${JSON.stringify(head.slice(0, 60))}`);
+    const key = m![1]!;
+    const bad = validateName(key);
+    if (bad) fail(line, bad);
+    const start = line;
+    let j = i + m![0].length;
+    let value = "";
+    const lead = /^[ \t]*/.exec(head.slice(m![0].length))![0].length;
+    const quote = text[j + lead];
+    if (quote === "'" || quote === '"') {
+      let k = j + lead + 1;
+      for (; k < text.length && text[k] !== quote; k++) {
+        const c = text[k]!;
+        if (c === "\\" && quote === '"' && k + 1 < text.length && DQ_ESCAPES[text[k + 1]!] !== undefined) {
+          value += DQ_ESCAPES[text[++k]!];
+          continue;
+        }
+        if (c === "\n") line++;
+        value += c;
+      }
+      if (k >= text.length) fail(start, `${quote === "'" ? "single" : "double"} quote of ${key} is never closed; add the closing ${quote}`);
+      j = k + 1;
+      eol = text.indexOf("\n", j);
+      if (eol < 0) eol = text.length;
+      const tail = text.slice(j, eol);
+      if (!/^\s*(#.*)?$/.test(tail)) fail(line, `unexpected ${JSON.stringify(tail.slice(0, 40))} after the closing quote of ${key}; quote the whole value`);
+    } else {
+      // A comment needs a blank before it: `A=#1` is "#1", `A=1 #one` is "1".
+      value = text.slice(j, eol).replace(/[ \t]#.*$/, "").trim();
+    }
+    env[key] = value;
+    i = eol + 1;
+    line++;
+  }
+  return env;
+}
+
+/**
+ * A JSON object of variables (phusion's container_environment.json). Strings are taken as they
+ * are, numbers and booleans as their JSON text; anything else is refused.
+ */
+export function parseJsonEnv(text: string, source = "json"): EnvMap {
+  let data: unknown;
+  try {
+    data = destr(text, { strict: true });
+  } catch (e) {
+    const message = e instanceof Error ? e.message : String(e);
+    if (!/prototype pollution/.test(message)) throw new EnvFileError(`${source}: not valid JSON (${message}); fix the file`);
+    // destr's strict mode refuses any "constructor" key, but a variable may have that name; its
+    // lenient mode parses and drops only real pollution ("__proto__", objects with "prototype").
+    data = destr(text);
+    if (typeof data === "string") throw new EnvFileError(`${source}: not valid JSON; fix the file`);
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data))
+    throw new EnvFileError(`${source}: expected a JSON object of NAME: "value", found ${Array.isArray(data) ? "an array" : typeof data}`);
+  const env = newEnv();
+  for (const [name, value] of Object.entries(data)) {
+    const bad = validateName(name);
+    if (bad) throw new EnvFileError(`${source}: ${bad}`);
+    if (typeof value === "string") env[name] = value;
+    else if (typeof value === "number" || typeof value === "boolean") env[name] = JSON.stringify(value);
+    else throw new EnvFileError(`${source}: value of ${JSON.stringify(name)} is ${value === null ? "null" : `an ${Array.isArray(value) ? "array" : "object"}`}; environment values must be strings`);
+  }
+  return env;
+}
+
+/** Regular files under DIR (recursively when asked) whose name ends in `.env`, sorted by full path. */
+function dotenvFiles(dir: string, recursive: boolean): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { recursive, encoding: "utf8" });
+  } catch (e) {
+    if (isMissing(e)) return [];
+    throw e;
+  }
+  return names
+    .map((n) => fileIn(dir, n))
+    .filter((p) => basename(p).endsWith(".env") && statSync(p, { throwIfNoEntry: false })?.isFile())
+    .sort();
+}
+
+/**
+ * The image's own environment files, merged (later wins), every path under ROOT:
+ * /etc/container_environment/ (envdir, phusion), /container/environment/ (osixia: `.env` and
+ * `*.env` files there and in any subdirectory, by full path), /etc/keel/environment/*.env.
+ */
+export function readContainerEnvFiles(root = "/"): EnvMap {
+  const env = readEnvDir(join(root, "etc/container_environment"));
+  const files = [...dotenvFiles(join(root, "container/environment"), true), ...dotenvFiles(join(root, "etc/keel/environment"), false)];
+  for (const file of files) Object.assign(env, parseDotenv(readFileSync(file, "utf8"), file));
+  return env;
+}

@@ -1,0 +1,115 @@
+// Stage 3 (DESIGN §2): the container environment. Files from the image are merged under the
+// runtime environment (docker run -e wins), saved to the store for with-contenv, and, where
+// phusion's /etc/container_environment is writable, refreshed there too. After each startup
+// script, what scripts changed in /etc/container_environment or the s6 store is taken back in.
+import { lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync } from "node:fs";
+import { join } from "pathe";
+import { newEnv, PHUSION_STORE as PHUSION_DIR, readContainerEnvFiles, readEnvDir, S6_STORE, saveStore, validateName, writeEnvDir, writeEnvJson, writeEnvSh, type EnvMap } from "../env/index.ts";
+import type { Logger } from "../log.ts";
+
+export interface EnvStage {
+  runtimeDir: string;
+  /** The environment as last saved: a script's edits are the differences from it. */
+  saved: EnvMap;
+  /** Envdirs scripts may edit. */
+  watched: string[];
+  phusionWritable: boolean;
+  warnedSkipped: boolean;
+  warnedRefused: boolean;
+}
+
+/** A directory, links followed (the store is a link to its current version). */
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** s6-overlay scripts write /run/s6/container_environment/NAME: make that our store when free. */
+function linkS6Store(target: string, log: Logger): string | undefined {
+  try {
+    const st = lstatSync(S6_STORE);
+    if (st.isSymbolicLink() && readlinkSync(S6_STORE) === target) return undefined;
+    return isDir(S6_STORE) ? S6_STORE : undefined; // an image's own store: watch it, leave it
+  } catch {}
+  try {
+    mkdirSync("/run/s6", { recursive: true });
+    symlinkSync(target, S6_STORE);
+  } catch (e) {
+    log.debug(`could not link ${S6_STORE} to ${target}: ${(e as Error).message}`);
+  }
+  return undefined;
+}
+
+function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
+  try {
+    const { skipped, refused } = saveStore(stage.runtimeDir, env);
+    if (skipped.length > 0 && !stage.warnedSkipped) {
+      stage.warnedSkipped = true;
+      log.warn(`not shell names, so left out of env.sh (kept in env/ and env.json): ${skipped.join(", ")}`);
+    }
+    if (refused.length > 0 && !stage.warnedRefused) {
+      stage.warnedRefused = true;
+      log.warn(`cannot be saved as files, so with-contenv will not see them (CMD still does): ${refused.map((r) => r.reason).join("; ")}`);
+    }
+  } catch (e) {
+    log.error(`could not save the environment to ${stage.runtimeDir}: ${(e as Error).message}; with-contenv will not see it`);
+  }
+  if (stage.phusionWritable) {
+    const storable = newEnv();
+    for (const [name, value] of Object.entries(env)) if (!validateName(name)) storable[name] = value;
+    try {
+      writeEnvDir(PHUSION_DIR, storable);
+      writeEnvSh(`${PHUSION_DIR}.sh`, storable);
+      writeEnvJson(`${PHUSION_DIR}.json`, storable);
+    } catch (e) {
+      stage.phusionWritable = false;
+      log.warn(`${PHUSION_DIR} is not writable (${(e as Error).message}); the environment is in ${stage.runtimeDir} only`);
+    }
+  }
+  stage.saved = newEnv(env);
+}
+
+export function importEnvironment(env: Record<string, string>, runtimeDir: string, log: Logger): EnvStage {
+  let files: EnvMap = {};
+  try {
+    files = readContainerEnvFiles("/");
+  } catch (e) {
+    log.error(`container environment files: ${(e as Error).message}`);
+  }
+  for (const [name, value] of Object.entries(files)) if (!(name in env)) env[name] = value;
+  const store = join(runtimeDir, "env");
+  const stage: EnvStage = { runtimeDir, saved: Object.create(null), watched: [PHUSION_DIR, store], phusionWritable: isDir(PHUSION_DIR), warnedSkipped: false, warnedRefused: false };
+  save(stage, env, log);
+  const s6 = linkS6Store(store, log);
+  if (s6) stage.watched.push(s6);
+  return stage;
+}
+
+/** my_init and s6 semantics: a script's edits to an envdir reach every later script and CMD. */
+export function reimportAfterScript(stage: EnvStage, env: Record<string, string>, log: Logger): void {
+  let changed = false;
+  for (const dir of stage.watched) {
+    if (!isDir(dir)) continue;
+    let now: EnvMap;
+    try {
+      now = readEnvDir(dir);
+    } catch (e) {
+      log.warn(`re-reading ${dir}: ${(e as Error).message}`);
+      continue;
+    }
+    for (const [name, value] of Object.entries(now))
+      if (stage.saved[name] !== value && env[name] !== value) {
+        env[name] = value;
+        changed = true;
+      }
+    for (const name of Object.keys(stage.saved))
+      if (!(name in now) && name in env && !name.includes("=")) {
+        delete env[name];
+        changed = true;
+      }
+  }
+  if (changed) save(stage, env, log);
+}

@@ -1,0 +1,325 @@
+// init's engine (DESIGN §2): preinit, run.d, environment, startup scripts, CMD, shutdown.
+// The loop is tini's: wait for a signal, forward it, reap everything, stop when CMD is gone;
+// around it, my_init's and s6-overlay's boot and shutdown stages.
+import { accessSync, constants, mkdirSync, readdirSync } from "node:fs";
+import { isatty } from "node:tty";
+import type { Logger } from "../log.ts";
+import { runtimeDirCandidates } from "../runtime.ts";
+import { childEnv, execFailure, findProgram, NotRunnable } from "../sys/exec.ts";
+import * as libc from "../sys/libc.ts";
+import type { InitConfig } from "./config.ts";
+import { killAll } from "./kill-all.ts";
+import { Reaper, type Child } from "./reaper.ts";
+import { CONT_FINISH, listScripts, POST_SHUTDOWN, PRE_SHUTDOWN, RUN_D, STARTUP, type ScriptSource } from "./scripts.ts";
+import { importEnvironment, reimportAfterScript, type EnvStage } from "./environment.ts";
+
+export interface InitOptions {
+  command: string[];
+  skipStartupFiles: boolean;
+  skipServices: boolean;
+  killAllOnExit: boolean;
+}
+
+const SERVICE_DIRS = ["/etc/service", "/etc/services.d", "/container/services"];
+
+const SIG = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15, CONT: 18, TTIN: 21, TTOU: 22, WINCH: 28 } as const;
+const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
+const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
+/** run.d's "stop the container cleanly" code (behance). */
+const RUN_D_CLEAN_STOP = 99;
+
+type Timer = { promise: Promise<"timeout">; cancel(): void };
+function timer(ms: number): Timer {
+  let handle: ReturnType<typeof setTimeout> | undefined;
+  const promise = new Promise<"timeout">((resolve) => (handle = setTimeout(() => resolve("timeout"), Math.max(0, ms))));
+  return { promise, cancel: () => clearTimeout(handle) };
+}
+
+class Stop extends Error {}
+
+export class Init {
+  readonly reaper = new Reaper();
+  readonly pid1 = libc.getpid() === 1;
+  env: Record<string, string> = Object.create(null);
+  /** Where the env dumps go: KEEL_RUNTIME_DIR or its fallback (preinit decides). */
+  runtimeDir = "";
+  private envStage?: EnvStage;
+  /** Process groups that receive forwarded signals: CMD's, or the script running now. */
+  private readonly targets = new Set<number>();
+  private stopAt?: number;
+  private resolveStop!: () => void;
+  private readonly stopped = new Promise<void>((r) => (this.resolveStop = r));
+  private cmd?: { child: Child; status?: number };
+
+  constructor(
+    private readonly log: Logger,
+    private readonly config: InitConfig,
+    private readonly options: InitOptions,
+  ) {}
+
+  get stopRequested(): boolean {
+    return this.stopAt !== undefined;
+  }
+
+  requestStop(reason: string): void {
+    if (this.stopAt !== undefined) return;
+    this.stopAt = Date.now();
+    this.log.info(`stopping (${reason})`);
+    this.resolveStop();
+  }
+
+  private forward(sig: number): void {
+    for (const pgid of this.targets) {
+      try {
+        libc.kill(-pgid, sig);
+      } catch {}
+    }
+  }
+
+  installSignalHandlers(): void {
+    process.on("SIGCHLD", () => this.reaper.reap());
+    for (const name of STOP_SIGNALS)
+      process.on(name, () => {
+        this.forward(SIG[name.slice(3) as keyof typeof SIG]);
+        this.requestStop(name);
+      });
+    for (const name of FORWARDED) process.on(name, () => this.forward(SIG[name.slice(3) as keyof typeof SIG]));
+    // init may need tcsetpgrp from the background; a stray tty read must not stop PID 1.
+    libc.ignoreSignal(SIG.TTOU);
+    libc.ignoreSignal(SIG.TTIN);
+  }
+
+  /** Stage 1. */
+  preinit(): void {
+    libc.unblockAllSignals();
+    if (!this.pid1) {
+      libc.setChildSubreaper();
+      this.log.warn(`not PID 1 (pid ${libc.getpid()}): running as a child subreaper; at exit only init's own descendants are signalled`);
+    }
+    this.env = Object.assign(Object.create(null), childEnv(process.env)) as Record<string, string>;
+    const candidates = runtimeDirCandidates(this.env);
+    let chosen: string | undefined;
+    const failures: string[] = [];
+    for (const dir of candidates) {
+      try {
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        accessSync(dir, constants.W_OK);
+        chosen = dir;
+        break;
+      } catch (e) {
+        failures.push(`${dir} (${(e as NodeJS.ErrnoException).code ?? e})`);
+      }
+    }
+    if (!chosen) throw new Error(`no writable runtime directory: tried ${failures.join(", ")}; set KEEL_RUNTIME_DIR to a writable path`);
+    if (chosen !== candidates[0]) {
+      this.log.warn(`cannot write ${failures.join(", ")}; using ${chosen} for runtime state`);
+      this.env.KEEL_RUNTIME_DIR = chosen;
+    }
+    this.runtimeDir = chosen;
+    this.reaper.reap();
+  }
+
+  /** Starts PATH's or an absolute program; on failure logs and returns the shell's code. */
+  private start(argv: string[], session: libc.SpawnOptions["session"]): Child | number {
+    let file: string;
+    try {
+      file = findProgram(argv[0]!, this.env.PATH);
+      return this.reaper.spawn({ path: file, argv, env: libc.envp(this.env), session });
+    } catch (e) {
+      const err = e instanceof NotRunnable ? e : execFailure(argv[0]!, e);
+      this.log.error(err.message);
+      return err.exitCode;
+    }
+  }
+
+  /** Waits for a child; `deadline` (ms since epoch) ends it with SIGKILL to its group. */
+  private async finish(child: Child, deadline: number | undefined, what: string): Promise<number> {
+    if (deadline === undefined) return child.exited;
+    const t = timer(deadline - Date.now());
+    const first = await Promise.race([child.exited, t.promise]);
+    t.cancel();
+    if (first !== "timeout") return first;
+    this.log.warn(`${what} (pid ${child.pid}) still running after its time; sending SIGKILL`);
+    try {
+      libc.kill(-child.pid, SIG.KILL);
+    } catch {}
+    try {
+      libc.kill(child.pid, SIG.KILL);
+    } catch {}
+    return child.exited;
+  }
+
+  /** One script in its own session; a stop request forwards to it and bounds it by the grace time. */
+  private async runScript(path: string, maxMs?: number, stopAware = true): Promise<number> {
+    const child = this.start([path], "setsid");
+    if (typeof child === "number") return child;
+    this.targets.add(child.pid);
+    try {
+      const deadline = maxMs === undefined ? undefined : Date.now() + maxMs;
+      let status: number;
+      if (stopAware && !this.stopRequested) {
+        const t = deadline === undefined ? undefined : timer(deadline - Date.now());
+        const first = await Promise.race([child.exited, this.stopped.then(() => "stop" as const), ...(t ? [t.promise] : [])]);
+        t?.cancel();
+        if (first === "stop") status = await this.finish(child, Math.min(deadline ?? Infinity, this.stopAt! + this.config.servicesGraceMs), path);
+        else if (first === "timeout") status = await this.finish(child, 0, path);
+        else status = first;
+      } else status = await this.finish(child, deadline, path);
+      return libc.shellStatus(status);
+    } finally {
+      this.targets.delete(child.pid);
+    }
+  }
+
+  /** Runs each script in order; returns the first failing code (or undefined). */
+  private async runStage(name: string, sources: readonly ScriptSource[], opts: { onEach?: () => void; maxMs?: number; stopAware?: boolean; stopOnFailure?: boolean } = {}): Promise<number | undefined> {
+    for (const path of listScripts(sources, this.log)) {
+      if (opts.stopAware !== false && this.stopRequested) throw new Stop();
+      this.log.debug(`${name}: running ${path}`);
+      const code = await this.runScript(path, opts.maxMs, opts.stopAware !== false);
+      opts.onEach?.();
+      if (opts.stopAware !== false && this.stopRequested) throw new Stop();
+      if (code !== 0) {
+        if (opts.stopOnFailure === false) {
+          this.log.warn(`${name}: ${path} exited with ${code}`);
+          continue;
+        }
+        return code;
+      }
+    }
+    return undefined;
+  }
+
+  /** Stages 2-4; returns an exit code when boot must stop there. */
+  async boot(): Promise<number | undefined> {
+    const runD = await this.runStage("run.d", RUN_D);
+    if (runD === RUN_D_CLEAN_STOP) {
+      this.log.info("a run.d script exited 99: stopping cleanly");
+      return 0;
+    }
+    if (runD !== undefined) {
+      this.log.error(`run.d failed with exit code ${runD}; the container stops with it`);
+      return runD;
+    }
+    this.envStage = importEnvironment(this.env, this.runtimeDir, this.log);
+    if (this.options.skipStartupFiles) return undefined;
+    const failed = await this.runStage("startup", STARTUP, {
+      onEach: () => reimportAfterScript(this.envStage!, this.env, this.log),
+      stopOnFailure: this.config.stopOnStartupFailure,
+    });
+    if (failed !== undefined) {
+      this.log.error(`a startup script failed with exit code ${failed}; services and CMD do not start, the container stops with it`);
+      return failed;
+    }
+    return undefined;
+  }
+
+  /** Service supervision (stage 5) is not in this build: an image that ships services must hear so. */
+  warnAboutServices(): void {
+    const found: string[] = [];
+    for (const dir of SERVICE_DIRS)
+      try {
+        for (const name of readdirSync(dir)) if (!name.startsWith(".")) found.push(`${dir}/${name}`);
+      } catch {}
+    if (found.length > 0)
+      this.log.warn(`service supervision is not in this keel yet; these will NOT run: ${found.join(", ")} (start them from CMD meanwhile)`);
+  }
+
+  /** Stage 6: CMD until it exits (its code) or a stop is requested (undefined: shutdown stops it). */
+  async command(): Promise<number | undefined> {
+    const argv = this.options.command;
+    if (argv.length === 0) {
+      await this.stopped;
+      return undefined;
+    }
+    const tty = isatty(0);
+    const child = this.start(argv, tty ? { pgroup: 0 } : "setsid");
+    if (typeof child === "number") return child;
+    this.cmd = { child };
+    this.targets.add(child.pid);
+    if (tty) {
+      // CMD owns the terminal (job control, Ctrl-C); CONT in case it stopped itself on SIGTTIN first.
+      try {
+        libc.tcsetpgrp(0, child.pid);
+        libc.kill(-child.pid, SIG.CONT);
+      } catch (e) {
+        this.log.warn(`could not hand the terminal to CMD: ${(e as Error).message}`);
+      }
+    }
+    const first = await Promise.race([child.exited, this.stopped.then(() => "stop" as const)]);
+    if (first === "stop") return undefined;
+    this.targets.delete(child.pid);
+    this.cmd.status = first;
+    const code = libc.shellStatus(first);
+    this.log.debug(`CMD exited with ${code}`);
+    return code;
+  }
+
+  /** Stage 7. Returns the code init exits with. */
+  async shutdown(code: number | undefined): Promise<number> {
+    const quick = { stopAware: false, stopOnFailure: false, maxMs: this.config.finishMaxMs };
+    await this.runStage("pre-shutdown", PRE_SHUTDOWN, quick);
+    if (this.cmd && this.cmd.status === undefined) {
+      const { child } = this.cmd;
+      if (!this.stopRequested) this.forward(SIG.TERM);
+      try {
+        libc.kill(-child.pid, SIG.CONT);
+      } catch {}
+      const status = await this.finish(child, (this.stopAt ?? Date.now()) + this.config.servicesGraceMs, "CMD");
+      this.targets.delete(child.pid);
+      code = libc.shellStatus(status);
+      this.log.debug(`CMD exited with ${code}`);
+    }
+    await this.runStage("cont-finish", CONT_FINISH, quick);
+    await this.runStage("post-shutdown", POST_SHUTDOWN, quick);
+    if (this.options.killAllOnExit) await this.killRemaining();
+    this.reaper.reap();
+    libc.sync();
+    return code ?? 0;
+  }
+
+  private async killRemaining(): Promise<void> {
+    this.reaper.reap();
+    if (this.reaper.empty) return;
+    if (killAll.term(this.pid1) === 0) return;
+    const deadline = Date.now() + this.config.killGraceMs;
+    // Orphans exit on their own time; poll briefly so an early finish is not held to the grace time.
+    while (Date.now() < deadline) {
+      this.reaper.reap();
+      if (this.reaper.empty) return;
+      await Bun.sleep(Math.min(20, deadline - Date.now()));
+    }
+    const n = killAll.kill(this.pid1);
+    if (n > 0) this.log.warn(`processes still running after ${this.config.killGraceMs} ms were killed (SIGKILL)`);
+    const until = Date.now() + 1000;
+    while (!this.reaper.empty && Date.now() < until) {
+      this.reaper.reap();
+      await Bun.sleep(5);
+    }
+  }
+
+  /** The whole life of the container; never throws. */
+  async main(): Promise<number> {
+    let code: number | undefined;
+    try {
+      this.preinit();
+      code = await this.boot();
+      if (code === undefined && !this.stopRequested) {
+        if (!this.options.skipServices) this.warnAboutServices();
+        code = await this.command();
+      }
+    } catch (e) {
+      if (!(e instanceof Stop)) {
+        this.log.error(`init failed: ${e instanceof Error ? e.message : String(e)}; shutting down`);
+        code = 1;
+      }
+    }
+    try {
+      return await this.shutdown(code);
+    } catch (e) {
+      this.log.error(`shutdown failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`);
+      libc.sync();
+      return code ?? 1;
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// `init -- bash` on a real terminal (tmux): CMD owns the terminal, so Ctrl-C and Ctrl-Z reach
+// the job in bash, never init, and the shell's exit code becomes the container's.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { BINARY, ensureBuilt } from "../lib/keel.ts";
+import { Sandbox, SANDBOX } from "../lib/init.ts";
+
+const socket = `keel-test-${process.pid}`;
+const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, "-f", "/dev/null", ...args], { stdout: "pipe", stderr: "pipe" });
+const screen = () => tmux("capture-pane", "-p", "-t", "kt").stdout.toString();
+
+async function waitForScreen(text: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (screen().includes(text)) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`screen never showed ${JSON.stringify(text)}; it shows:\n${screen()}`);
+}
+
+beforeAll(() => ensureBuilt());
+afterAll(() => tmux("kill-server"));
+
+describe("init on a terminal", () => {
+  test("tmux is installed (apt-get install tmux); without it the tty behaviour is NOT tested", () => {
+    expect(Bun.which("tmux")).not.toBeNull();
+  });
+  test.if(Boolean(Bun.which("tmux")))("Ctrl-C interrupts a sleep in bash, Ctrl-Z stops it, and neither reaches init", async () => {
+    const sb = new Sandbox();
+    const rc = `${sb.dir}/rc`;
+    sb.write("/root/.keel-test-rc", "PS1='keel$ '\n");
+    const cmd = `env -i PATH=/usr/bin:/bin TERM=xterm HOME=/root ${SANDBOX} ${sb.dir} -- ${BINARY} init -- /bin/bash --rcfile /root/.keel-test-rc -i; echo $? > ${rc}`;
+    expect(tmux("new-session", "-d", "-s", "kt", "-x", "100", "-y", "30", cmd).exitCode).toBe(0);
+    await waitForScreen("keel$");
+    tmux("send-keys", "-t", "kt", "sleep 100; echo sleep-ended-$((1+1))", "Enter");
+    await Bun.sleep(300);
+    tmux("send-keys", "-t", "kt", "C-c");
+    await waitForScreen("^C");
+    tmux("send-keys", "-t", "kt", "echo alive-$((6*7))", "Enter");
+    await waitForScreen("alive-42");
+    // bash aborts the whole line on SIGINT: the echo after sleep never ran.
+    expect(screen()).not.toContain("sleep-ended-2");
+    tmux("send-keys", "-t", "kt", "sleep 200", "Enter");
+    await Bun.sleep(300);
+    tmux("send-keys", "-t", "kt", "C-z");
+    await waitForScreen("Stopped");
+    tmux("send-keys", "-t", "kt", "kill %1; echo after-z-$((6*7))", "Enter");
+    await waitForScreen("after-z-42");
+    tmux("send-keys", "-t", "kt", "exit 3", "Enter");
+    const until = Date.now() + 10_000;
+    while (!existsSync(rc) && Date.now() < until) await Bun.sleep(25);
+    expect(readFileSync(rc, "utf8").trim()).toBe("3");
+  }, 30_000);
+});

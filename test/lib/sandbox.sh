@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# sandbox.sh DIR -- CMD ARGS...
+# Runs CMD as PID 1 of a new PID namespace, in a private mount namespace whose / is a
+# copy-on-write overlay of the host's / (upper layer DIR/upper). Tests put files (an
+# /etc/cont-init.d script, /run.d, ...) into DIR/upper before the run and read what init wrote
+# from DIR/upper afterwards; the host's own files are never touched.
+set -euo pipefail
+dir=$1; shift
+[ "${1:-}" = "--" ] && shift
+mkdir -p "$dir/upper" "$dir/work" "$dir/merged"
+export SANDBOX_MERGED=$dir/merged
+pidns=(--pid --fork --kill-child=SIGKILL)
+[ -n "${SANDBOX_NO_PIDNS:-}" ] && pidns=()
+unset SANDBOX_NO_PIDNS
+exec unshare --mount --propagation private "${pidns[@]}" -- bash -c '
+  set -e
+  m=$SANDBOX_MERGED
+  mount -t overlay overlay -o "lowerdir=/,upperdir=$1/upper,workdir=$1/work" "$m"
+  mount --rbind /dev "$m/dev"
+  if [ "$$" = 1 ]; then mount -t proc proc "$m/proc"; else mount --rbind /proc "$m/proc"; fi
+  mount --rbind /sys "$m/sys"
+  mount -t tmpfs -o mode=755 tmpfs "$m/run"
+  [ -n "${SANDBOX_RO_ETC:-}" ] && mount --bind -o ro "$m/etc" "$m/etc"
+  [ -n "${SANDBOX_RO_ROOT:-}" ] && mount -o remount,bind,ro "$m"
+  unset SANDBOX_MERGED SANDBOX_RO_ETC SANDBOX_RO_ROOT
+  shift
+  exec /usr/sbin/chroot "$m" "$@"
+' sandbox "$dir" "$@"

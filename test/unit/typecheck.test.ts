@@ -1,0 +1,11 @@
+// The whole tree type-checks under tsconfig.json's strict settings (tsc from devDependencies).
+import { expect, test } from "bun:test";
+import { join } from "pathe";
+
+test("tsc --noEmit is clean", () => {
+  const root = join(import.meta.dir, "../..");
+  const r = Bun.spawnSync([process.execPath, join(root, "node_modules/typescript/bin/tsc"), "--noEmit", "-p", root], { cwd: root, stdout: "pipe", stderr: "pipe" });
+  const out = r.stdout.toString() + r.stderr.toString();
+  expect(out).toBe("");
+  expect(r.exitCode).toBe(0);
+}, 120_000);
