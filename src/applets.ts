@@ -8,8 +8,10 @@ export interface AppletEntry {
 
 export const applets: Record<string, AppletEntry> = Object.assign(Object.create(null), {
   archstring: { load: () => import("../applets/archstring.ts"), links: ["/usr/bin/archstring"] },
+  clean: { load: () => import("../applets/clean.ts"), links: ["/usr/sbin/clean"] },
   init: { load: () => import("../applets/init.ts"), links: ["/sbin/init", "/sbin/my_init"] },
   log: { load: () => import("../applets/log.ts"), links: ["/usr/bin/log"] },
+  "security-updates": { load: () => import("../applets/security-updates.ts"), links: ["/usr/sbin/security-updates"] },
   setuser: { load: () => import("../applets/setuser.ts"), links: ["/sbin/setuser"] },
   "with-contenv": { load: () => import("../applets/with-contenv.ts"), links: ["/usr/bin/with-contenv"] },
 } satisfies Record<string, AppletEntry>);
