@@ -9,6 +9,16 @@ const socket = `keel-test-${process.pid}`;
 const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, "-f", "/dev/null", ...args], { stdout: "pipe", stderr: "pipe" });
 const screen = () => tmux("capture-pane", "-p", "-t", "kt").stdout.toString();
 
+/** Waits until a process with exactly this command line runs (so a key press reaches it, not the prompt). */
+async function waitForProcess(cmdline: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (Bun.spawnSync(["pgrep", "-f", `^${cmdline}$`]).exitCode === 0) return;
+    await Bun.sleep(25);
+  }
+  throw new Error(`${cmdline} never started; the screen shows:\n${screen()}`);
+}
+
 async function waitForScreen(text: string, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
@@ -32,16 +42,16 @@ describe("init on a terminal", () => {
     const cmd = `env -i PATH=/usr/bin:/bin TERM=xterm HOME=/root ${SANDBOX} ${sb.dir} -- ${BINARY} init -- /bin/bash --rcfile /root/.keel-test-rc -i; echo $? > ${rc}`;
     expect(tmux("new-session", "-d", "-s", "kt", "-x", "100", "-y", "30", cmd).exitCode).toBe(0);
     await waitForScreen("keel$");
-    tmux("send-keys", "-t", "kt", "sleep 100; echo sleep-ended-$((1+1))", "Enter");
-    await Bun.sleep(300);
+    tmux("send-keys", "-t", "kt", "sleep 101; echo sleep-ended-$((1+1))", "Enter");
+    await waitForProcess("sleep 101");
     tmux("send-keys", "-t", "kt", "C-c");
     await waitForScreen("^C");
     tmux("send-keys", "-t", "kt", "echo alive-$((6*7))", "Enter");
     await waitForScreen("alive-42");
     // bash aborts the whole line on SIGINT: the echo after sleep never ran.
     expect(screen()).not.toContain("sleep-ended-2");
-    tmux("send-keys", "-t", "kt", "sleep 200", "Enter");
-    await Bun.sleep(300);
+    tmux("send-keys", "-t", "kt", "sleep 201", "Enter");
+    await waitForProcess("sleep 201");
     tmux("send-keys", "-t", "kt", "C-z");
     await waitForScreen("Stopped");
     tmux("send-keys", "-t", "kt", "kill %1; echo after-z-$((6*7))", "Enter");
