@@ -65,11 +65,11 @@ export default defineApplet({
     // An unexpected error must become an orderly shutdown, never a silent exit.
     process.on("uncaughtException", (e) => {
       log.error(`unexpected error: ${e?.stack ?? e}`);
-      init.requestStop("internal error");
+      init.stop(15, "internal error");
     });
     process.on("unhandledRejection", (e) => {
       log.error(`unexpected error: ${(e as Error)?.stack ?? e}`);
-      init.requestStop("internal error");
+      init.stop(15, "internal error");
     });
     const code = await init.main();
     clearInterval(keepAlive);

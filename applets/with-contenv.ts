@@ -1,10 +1,11 @@
 // with-contenv — run a program with the container environment saved at boot (s6-overlay's).
 //
-// usage: with-contenv PROG [ARGS...]          environment = the saved one, then exec PROG via PATH
+// usage: with-contenv PROG [ARGS...]          environment = the caller's with the saved one laid over it
 //        #!/usr/bin/with-contenv bash          as a shebang (also `sh`): argv is `bash SCRIPT ARGS...`
 //        with-contenv --print [--json] [NAME]  print the saved environment (export lines, or JSON),
 //                                              or one value (a line; a JSON string with --json)
-// The saved environment replaces the caller's; the caller's PATH is kept when it has no PATH.
+// Like s6-overlay's (s6-envdir): each saved variable is set, overriding the caller's; the caller's
+// other variables stay (so `FOO=1 with-contenv cmd` keeps FOO, and PATH when the store has none).
 // Found at (first that is a directory): $KEEL_RUNTIME_DIR/env (default /run/keel/env),
 // $XDG_RUNTIME_DIR/keel/env, /tmp/keel-$UID/env, /run/s6/container_environment,
 // /etc/container_environment. None: PROG runs with the caller's environment unchanged.
@@ -19,7 +20,7 @@
 // see also: setuser, DESIGN.md §2 stage 3 (what init saves), src/env/.
 import { basename } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
-import { findStore, formatEnvJson, formatEnvSh, isShellName, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
+import { findStore, formatEnvJson, formatEnvSh, isShellName, newEnv, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
 import { execProgram } from "../src/sys/exec.ts";
 import type { Logger } from "../src/log.ts";
 
@@ -116,8 +117,7 @@ export default defineApplet({
     if (args.json) throw new UsageError("--json only goes with --print");
     if (operands.length === 0) throw new UsageError("say the program to run: with-contenv PROG [ARGS...]");
     if (!store) return execProgram(operands, process.env);
-    const env = load(store);
-    if (!Object.hasOwn(env, "PATH") && process.env.PATH !== undefined) env.PATH = process.env.PATH;
+    const env = Object.assign(newEnv(process.env), load(store));
     return execProgram(...passBigValues(operands, env, store, log));
   },
 });

@@ -6,19 +6,19 @@ import { lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync } from "node:
 import { join } from "pathe";
 import { newEnv, PHUSION_STORE as PHUSION_DIR, readContainerEnvFiles, readEnvDir, S6_STORE, saveStore, validateName, writeEnvDir, writeEnvJson, writeEnvSh, type EnvMap } from "../env/index.ts";
 import type { Logger } from "../log.ts";
+import { groupId } from "../sys/users.ts";
 
 export interface EnvStage {
   runtimeDir: string;
-  /** The environment as last saved: a script's edits are the differences from it. */
-  saved: EnvMap;
-  /** Envdirs scripts may edit. */
-  watched: string[];
+  /** What each envdir scripts may edit held when last read: a script's edits are the differences. */
+  seen: Map<string, EnvMap>;
   phusionWritable: boolean;
+  /** docker_env's gid, so members (non-root service users) can read every dump. */
+  gid: number | undefined;
   warnedSkipped: boolean;
   warnedRefused: boolean;
 }
 
-/** A directory, links followed (the store is a link to its current version). */
 function isDir(path: string): boolean {
   try {
     return statSync(path).isDirectory();
@@ -61,37 +61,53 @@ function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
     const storable = newEnv();
     for (const [name, value] of Object.entries(env)) if (!validateName(name)) storable[name] = value;
     try {
-      writeEnvDir(PHUSION_DIR, storable);
-      writeEnvSh(`${PHUSION_DIR}.sh`, storable);
-      writeEnvJson(`${PHUSION_DIR}.json`, storable);
+      const o = { gid: stage.gid };
+      writeEnvDir(PHUSION_DIR, storable, o);
+      writeEnvSh(`${PHUSION_DIR}.sh`, storable, o);
+      writeEnvJson(`${PHUSION_DIR}.json`, storable, o);
     } catch (e) {
       stage.phusionWritable = false;
       log.warn(`${PHUSION_DIR} is not writable (${(e as Error).message}); the environment is in ${stage.runtimeDir} only`);
     }
   }
-  stage.saved = newEnv(env);
 }
 
-export function importEnvironment(env: Record<string, string>, runtimeDir: string, log: Logger): EnvStage {
-  let files: EnvMap = {};
-  try {
-    files = readContainerEnvFiles("/");
-  } catch (e) {
-    log.error(`container environment files: ${(e as Error).message}`);
+/** Reads every watched envdir again (after a save rewrote them, or at the start). */
+function look(stage: EnvStage, log: Logger): void {
+  for (const dir of stage.seen.keys()) {
+    try {
+      stage.seen.set(dir, isDir(dir) ? readEnvDir(dir) : newEnv());
+    } catch (e) {
+      log.warn(`reading ${dir}: ${(e as Error).message}`);
+    }
   }
+}
+
+/** Throws EnvFileError (naming file and line) for a malformed file: boot stops rather than lose variables. */
+export function importEnvironment(env: Record<string, string>, runtimeDir: string, log: Logger): EnvStage {
+  const files = readContainerEnvFiles("/");
   for (const [name, value] of Object.entries(files)) if (!(name in env)) env[name] = value;
   const store = join(runtimeDir, "env");
-  const stage: EnvStage = { runtimeDir, saved: Object.create(null), watched: [PHUSION_DIR, store], phusionWritable: isDir(PHUSION_DIR), warnedSkipped: false, warnedRefused: false };
+  const stage: EnvStage = {
+    runtimeDir,
+    seen: new Map([[PHUSION_DIR, newEnv()], [store, newEnv()]]),
+    phusionWritable: isDir(PHUSION_DIR),
+    gid: groupId("docker_env"),
+    warnedSkipped: false,
+    warnedRefused: false,
+  };
   save(stage, env, log);
   const s6 = linkS6Store(store, log);
-  if (s6) stage.watched.push(s6);
+  if (s6) stage.seen.set(s6, newEnv());
+  look(stage, log);
   return stage;
 }
 
-/** my_init and s6 semantics: a script's edits to an envdir reach every later script and CMD. */
+/** my_init and s6 semantics: what a script set or removed in an envdir reaches every later script
+ *  and CMD. Only changes count, so a read-only or partial envdir never takes variables away. */
 export function reimportAfterScript(stage: EnvStage, env: Record<string, string>, log: Logger): void {
   let changed = false;
-  for (const dir of stage.watched) {
+  for (const [dir, before] of stage.seen) {
     if (!isDir(dir)) continue;
     let now: EnvMap;
     try {
@@ -101,15 +117,16 @@ export function reimportAfterScript(stage: EnvStage, env: Record<string, string>
       continue;
     }
     for (const [name, value] of Object.entries(now))
-      if (stage.saved[name] !== value && env[name] !== value) {
+      if (before[name] !== value && env[name] !== value) {
         env[name] = value;
         changed = true;
       }
-    for (const name of Object.keys(stage.saved))
-      if (!(name in now) && name in env && !name.includes("=")) {
+    for (const name of Object.keys(before))
+      if (!(name in now) && name in env) {
         delete env[name];
         changed = true;
       }
   }
   if (changed) save(stage, env, log);
+  look(stage, log);
 }

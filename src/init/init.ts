@@ -25,6 +25,8 @@ const SERVICE_DIRS = ["/etc/service", "/etc/services.d", "/container/services"];
 const SIG = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15, CONT: 18, TTIN: 21, TTOU: 22, WINCH: 28 } as const;
 const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
 const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
+/** The kernel's limit for one argv or environment string, NUL included. */
+const MAX_ARG_STRLEN = 128 * 1024;
 /** run.d's "stop the container cleanly" code (behance). */
 const RUN_D_CLEAN_STOP = 99;
 
@@ -61,11 +63,17 @@ export class Init {
     return this.stopAt !== undefined;
   }
 
-  requestStop(reason: string): void {
+  private requestStop(reason: string): void {
     if (this.stopAt !== undefined) return;
     this.stopAt = Date.now();
     this.log.info(`stopping (${reason})`);
     this.resolveStop();
+  }
+
+  /** A stop: what is running now (CMD or a script) gets SIG first, then shutdown begins. */
+  stop(sig: number, reason: string): void {
+    this.forward(sig);
+    this.requestStop(reason);
   }
 
   private forward(sig: number): void {
@@ -78,11 +86,7 @@ export class Init {
 
   installSignalHandlers(): void {
     process.on("SIGCHLD", () => this.reaper.reap());
-    for (const name of STOP_SIGNALS)
-      process.on(name, () => {
-        this.forward(SIG[name.slice(3) as keyof typeof SIG]);
-        this.requestStop(name);
-      });
+    for (const name of STOP_SIGNALS) process.on(name, () => this.stop(SIG[name.slice(3) as keyof typeof SIG], name));
     for (const name of FORWARDED) process.on(name, () => this.forward(SIG[name.slice(3) as keyof typeof SIG]));
     // init may need tcsetpgrp from the background; a stray tty read must not stop PID 1.
     libc.ignoreSignal(SIG.TTOU);
@@ -119,12 +123,31 @@ export class Init {
     this.reaper.reap();
   }
 
+  private warnedTooLong = new Set<string>();
+  /** The environment children get. Linux refuses the whole exec when one NAME=value is over
+   *  128 KiB (MAX_ARG_STRLEN), so such a variable is left out here; the store still has it. */
+  private childEnvironment(): string[] {
+    const out: string[] = [];
+    for (const entry of libc.envp(this.env)) {
+      if (Buffer.byteLength(entry) < MAX_ARG_STRLEN) {
+        out.push(entry);
+        continue;
+      }
+      const name = entry.slice(0, entry.indexOf("="));
+      if (!this.warnedTooLong.has(name)) {
+        this.warnedTooLong.add(name);
+        this.log.warn(`${name} is over Linux's 128 KiB limit for one variable, so programs init starts do not get it; it is saved in the store, and 'with-contenv' hands it to shell scripts`);
+      }
+    }
+    return out;
+  }
+
   /** Starts PATH's or an absolute program; on failure logs and returns the shell's code. */
   private start(argv: string[], session: libc.SpawnOptions["session"]): Child | number {
     let file: string;
     try {
       file = findProgram(argv[0]!, this.env.PATH);
-      return this.reaper.spawn({ path: file, argv, env: libc.envp(this.env), session });
+      return this.reaper.spawn({ path: file, argv, env: this.childEnvironment(), session });
     } catch (e) {
       const err = e instanceof NotRunnable ? e : execFailure(argv[0]!, e);
       this.log.error(err.message);
@@ -172,7 +195,7 @@ export class Init {
   }
 
   /** Runs each script in order; returns the first failing code (or undefined). */
-  private async runStage(name: string, sources: readonly ScriptSource[], opts: { onEach?: () => void; maxMs?: number; stopAware?: boolean; stopOnFailure?: boolean } = {}): Promise<number | undefined> {
+  private async runStage(name: string, sources: readonly ScriptSource[], opts: { onEach?: () => void; maxMs?: number; stopAware?: boolean; onFailure?: "stop" | "warn" | "ignore" } = {}): Promise<number | undefined> {
     for (const path of listScripts(sources, this.log)) {
       if (opts.stopAware !== false && this.stopRequested) throw new Stop();
       this.log.debug(`${name}: running ${path}`);
@@ -180,11 +203,10 @@ export class Init {
       opts.onEach?.();
       if (opts.stopAware !== false && this.stopRequested) throw new Stop();
       if (code !== 0) {
-        if (opts.stopOnFailure === false) {
-          this.log.warn(`${name}: ${path} exited with ${code}`);
-          continue;
-        }
-        return code;
+        const onFailure = opts.onFailure ?? "stop";
+        if (onFailure === "stop") return code;
+        if (onFailure === "warn") this.log.warn(`${name}: ${path} exited with ${code}`);
+        else this.log.debug(`${name}: ${path} exited with ${code}`);
       }
     }
     return undefined;
@@ -201,11 +223,17 @@ export class Init {
       this.log.error(`run.d failed with exit code ${runD}; the container stops with it`);
       return runD;
     }
-    this.envStage = importEnvironment(this.env, this.runtimeDir, this.log);
+    try {
+      this.envStage = importEnvironment(this.env, this.runtimeDir, this.log);
+    } catch (e) {
+      // Booting on without the file would start the app with variables silently missing.
+      this.log.error(`${(e as Error).message}; fix that file (the container stops rather than run without its variables)`);
+      return 1;
+    }
     if (this.options.skipStartupFiles) return undefined;
     const failed = await this.runStage("startup", STARTUP, {
       onEach: () => reimportAfterScript(this.envStage!, this.env, this.log),
-      stopOnFailure: this.config.stopOnStartupFailure,
+      onFailure: this.config.stopOnStartupFailure ? "stop" : this.config.warnOnStartupFailure ? "warn" : "ignore",
     });
     if (failed !== undefined) {
       this.log.error(`a startup script failed with exit code ${failed}; services and CMD do not start, the container stops with it`);
@@ -257,7 +285,7 @@ export class Init {
 
   /** Stage 7. Returns the code init exits with. */
   async shutdown(code: number | undefined): Promise<number> {
-    const quick = { stopAware: false, stopOnFailure: false, maxMs: this.config.finishMaxMs };
+    const quick = { stopAware: false, onFailure: "warn", maxMs: this.config.finishMaxMs } as const;
     await this.runStage("pre-shutdown", PRE_SHUTDOWN, quick);
     if (this.cmd && this.cmd.status === undefined) {
       const { child } = this.cmd;

@@ -10,8 +10,6 @@ export interface Child {
 
 export class Reaper {
   private waiting = new Map<number, (status: number) => void>();
-  /** Processes reaped that init did not start itself (orphans reparented to it). */
-  orphans = 0;
   /** True after waitpid said ECHILD: no child of any kind is left. */
   empty = false;
 
@@ -36,10 +34,11 @@ export class Reaper {
       }
       if (r.pid === 0) return;
       const resolve = this.waiting.get(r.pid);
+      // Not ours: an orphan reparented to init; reaping it is all it needs.
       if (resolve) {
         this.waiting.delete(r.pid);
         resolve(r.status);
-      } else this.orphans++;
+      }
     }
   }
 }

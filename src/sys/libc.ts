@@ -186,7 +186,7 @@ export function spawn(o: SpawnOptions): number {
   }
 }
 
-export const WNOHANG = 1, WUNTRACED = 2;
+export const WNOHANG = 1;
 
 export interface WaitResult {
   pid: number;
@@ -206,7 +206,6 @@ export function waitpid(pid: number, flags = 0): WaitResult {
 export const exitedNormally = (s: number) => (s & 0x7f) === 0;
 export const exitStatus = (s: number) => (s >> 8) & 0xff;
 export const killedBy = (s: number) => (s & 0x7f) !== 0 && (s & 0xff) !== 0x7f ? s & 0x7f : 0;
-export const stoppedBy = (s: number) => ((s & 0xff) === 0x7f ? (s >> 8) & 0xff : 0);
 /** The shell's view of a wait status: the exit code, or 128+N when killed by signal N. */
 export const shellStatus = (s: number) => (exitedNormally(s) ? exitStatus(s) : 128 + killedBy(s));
 
@@ -214,7 +213,7 @@ export function kill(pid: number, sig: number): void {
   check("kill", libc.kill(pid, sig));
 }
 
-const PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37, PR_SET_PDEATHSIG = 1;
+const PR_SET_CHILD_SUBREAPER = 36, PR_GET_CHILD_SUBREAPER = 37;
 export function setChildSubreaper(): void {
   check("prctl(PR_SET_CHILD_SUBREAPER)", libc.prctl(PR_SET_CHILD_SUBREAPER, 1n, 0n, 0n, 0n));
 }
@@ -223,7 +222,6 @@ export function isChildSubreaper(): boolean {
   check("prctl(PR_GET_CHILD_SUBREAPER)", libc.prctl(PR_GET_CHILD_SUBREAPER, BigInt(ptr(out)), 0n, 0n, 0n));
   return out[0] !== 0;
 }
-export { PR_SET_PDEATHSIG };
 
 export function setgroups(gids: readonly number[]): void {
   const list = new Uint32Array(Math.max(gids.length, 1));

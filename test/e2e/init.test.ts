@@ -201,6 +201,13 @@ describe("boot stages", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("exited with 42");
   });
+  test("S6_BEHAVIOUR_IF_STAGE2_FAILS=0 boots on silently", async () => {
+    const sb = new Sandbox();
+    sb.script("/etc/cont-init.d/10-fail", "exit 42");
+    const r = await runInit(sb, sh("exit 0"), { env: { S6_BEHAVIOUR_IF_STAGE2_FAILS: "0" } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain("exited with 42");
+  });
   test("--skip-startup-files skips them", async () => {
     const sb = new Sandbox();
     sb.script("/etc/cont-init.d/10-fail", "exit 42");
@@ -289,6 +296,46 @@ describe("environment", () => {
     const r = await runInit(sb, bash('env -i bash -c \'. /run/keel/env.sh; printf "%s|%s|%s" "$LDAP_DOMAIN" "$QUOTED" "$KEEL_FILE_VAR"\' > /tmp/sourced'));
     expect(r.code).toBe(0);
     expect(sb.read("/tmp/sourced")).toBe('example.org|a "b" $c|from-keel');
+  });
+  test("a read-only /etc/container_environment with startup scripts keeps every variable (runtime, image, PATH)", async () => {
+    const sb = new Sandbox();
+    sb.write("/etc/container_environment/IMGVAR", "hello");
+    sb.script("/etc/my_init.d/10-a", "true");
+    const r = await runInit(sb, sh('echo "$IMGVAR|$FOO|$PATH" > /run/seen; cat /run/seen'), { readOnlyEtc: true, env: { FOO: "bar", PATH: "/usr/bin:/bin" } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("hello|bar|/usr/bin:/bin\n");
+  });
+  test("a malformed .env file stops the boot with 1, naming the file, and prunes nothing", async () => {
+    const sb = new Sandbox();
+    sb.write("/etc/container_environment/GOOD", "kept");
+    sb.write("/etc/keel/environment/a.env", 'BROKEN="unclosed\n');
+    const r = await runInit(sb, sh("touch /tmp/cmd"));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("/etc/keel/environment/a.env");
+    expect(sb.read("/tmp/cmd")).toBeUndefined();
+    expect(sb.read("/etc/container_environment/GOOD")).toBe("kept");
+  });
+  test("a value over 128 KiB: CMD still runs without it (one warning), the store keeps it whole", async () => {
+    const sb = new Sandbox();
+    sb.write("/etc/container_environment/BIG", "x".repeat(140_000));
+    const r = await runInit(sb, sh('echo "big=${#BIG}"; wc -c < /run/keel/env/BIG'));
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("big=0\n140000\n");
+    expect(r.stderr.match(/BIG is over Linux's 128 KiB limit/g)?.length).toBe(1);
+  });
+  test("a name the store refuses (a/b) still reaches CMD after startup scripts; docker_env owns phusion's dumps", async () => {
+    const sb = new Sandbox();
+    sb.write("/etc/group", (await Bun.file("/etc/group").text()) + "docker_env:x:8377:\n");
+    sb.mkdir("/etc/container_environment");
+    sb.script("/etc/cont-init.d/10-a", "true");
+    // /usr/bin/env as CMD: a shell would drop a name that is not an identifier itself.
+    const r = await runInit(sb, ["--", "/usr/bin/env"], { env: { "a/b": "1" } });
+    expect(r.code).toBe(0);
+    expect(r.stdout.split("\n")).toContain("a/b=1");
+    for (const f of ["/etc/container_environment.sh", "/etc/container_environment.json"]) {
+      const st = statSync(sb.path(f));
+      expect([st.gid, st.mode & 0o777]).toEqual([8377, 0o640]);
+    }
   });
   test("a read-only /etc does not stop the boot", async () => {
     const sb = new Sandbox();
