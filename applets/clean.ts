@@ -15,7 +15,8 @@
 // files, but --dry-run and the byte count are exact and no package manager must run in the root.
 // Safety: a symbolic link is removed as a link, never followed (its target is untouched); a cleaned
 // directory reached through a link is skipped; the cleaned directories themselves stay; a
-// directory that is a mount point (another filesystem) is left alone; a file that cannot be
+// directory that is a mount point, below a cleaned directory or the cleaned directory itself
+// (e.g. a BuildKit cache mount on /var/cache/apt), is left alone; a file that cannot be
 // removed is reported and the rest still goes.
 // Bytes freed are disk usage: allocated blocks x 512, as `du` counts them (a hard-linked file
 // counts only when its last link goes).
@@ -75,6 +76,13 @@ export class Cleaner {
   private mountPoints = mountPoints();
 
   constructor(readonly dryRun: boolean, readonly log: Logger) {}
+
+  /** A cleaned directory that is itself a mount (a BuildKit cache mount, a tmpfs) is someone else's. */
+  leaveMount(dir: string): boolean {
+    if (!this.mountPoints.has(dir)) return false;
+    this.log.warn(`${dir} is a mount point (a build cache mount?); left alone`);
+    return true;
+  }
 
   /** Bytes the removal of ST's last link frees, counting links across the whole run. */
   private freed(st: Stats): number {
@@ -221,7 +229,7 @@ export default defineApplet({
     for (const rule of args.docs ? [...ALL, ...DOCS] : ALL) {
       const dir = join(root, rule.dir);
       const st = realDirectory(root, rule.dir, log);
-      if (!st) continue;
+      if (!st || cleaner.leaveMount(dir)) continue;
       const before = { ...cleaner.total };
       for (const name of cleaner.list(dir)) {
         if (rule.select && !rule.select(name)) continue;
@@ -235,7 +243,7 @@ export default defineApplet({
     }
     if (args.logs) {
       const st = realDirectory(root, "var/log", log);
-      if (st) cleaner.truncateAll(join(root, "var/log"), st.dev);
+      if (st && !cleaner.leaveMount(join(root, "var/log"))) cleaner.truncateAll(join(root, "var/log"), st.dev);
     }
     const t = cleaner.total;
     log.info(

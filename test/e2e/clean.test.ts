@@ -158,6 +158,17 @@ describe("clean", () => {
     expect(existsSync(at("tmp/loose"))).toBe(false);
   }, 60_000);
 
+  test("a cleaned dir that is itself a mount (a build cache mount) is left alone; the others are cleaned", async () => {
+    mkdirSync(at("srv/cache"), { recursive: true });
+    writeFileSync(at("srv/cache/pkgcache.bin"), "cached");
+    writeFileSync(at("tmp/loose2"), "loose");
+    const r = await run(["unshare", "--mount", "sh", "-c", 'mount --bind "$1/srv/cache" "$1/var/cache/apt" && "$2" --root "$1"', "sh", root, await applet("clean")], { env: cleanEnv() });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${at("var/cache/apt")} is a mount point (a build cache mount?); left alone`);
+    expect(readFileSync(at("srv/cache/pkgcache.bin"), "utf8")).toBe("cached");
+    expect(existsSync(at("tmp/loose2"))).toBe(false);
+  }, 60_000);
+
   test("a cleaned dir reached through a symbolic link is skipped, its target untouched", async () => {
     rmSync(at("var/tmp"), { recursive: true });
     mkdirSync(at("srv/vartmp"));
