@@ -45,10 +45,8 @@ function writeNewFile(path: string, data: string, o: WriteOptions): void {
   }
 }
 
-/** Replaces FILE atomically: a temp file beside it, renamed over it. */
-export function writeFileAtomic(file: string, data: string, o: WriteOptions = {}): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = join(dirname(file), `${TEMP_PREFIX}${process.pid}.${basename(file)}`);
+/** Writes DATA to the new file TMP, then renames it over FILE; TMP never outlives a failure. */
+function replaceVia(tmp: string, file: string, data: string, o: WriteOptions): void {
   rmSync(tmp, { force: true });
   writeNewFile(tmp, data, o);
   try {
@@ -57,6 +55,12 @@ export function writeFileAtomic(file: string, data: string, o: WriteOptions = {}
     rmSync(tmp, { force: true });
     throw e;
   }
+}
+
+/** Replaces FILE atomically: a temp file beside it, renamed over it. */
+export function writeFileAtomic(file: string, data: string, o: WriteOptions = {}): void {
+  mkdirSync(dirname(file), { recursive: true });
+  replaceVia(join(dirname(file), `${TEMP_PREFIX}${process.pid}.${basename(file)}`), file, data, o);
 }
 
 function assertNames(env: EnvMap): void {
@@ -173,13 +177,9 @@ function updateInPlace(dir: string, env: EnvMap, o: WriteOptions): void {
     const file = fileIn(dir, k);
     const data = encodeEnvFile(v);
     if (sameFile(file, data, o)) continue;
-    const tmp = fileIn(dir, `${TEMP_PREFIX}${process.pid}.${i++}`);
-    rmSync(tmp, { force: true });
-    writeNewFile(tmp, data, o);
     try {
-      renameSync(tmp, file);
+      replaceVia(fileIn(dir, `${TEMP_PREFIX}${process.pid}.${i++}`), file, data, o);
     } catch (e) {
-      rmSync(tmp, { force: true });
       throw new Error(`cannot replace ${file}: ${(e as Error).message}`);
     }
   }
