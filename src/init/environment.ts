@@ -9,7 +9,8 @@ import type { Logger } from "../log.ts";
 import { groupId } from "../sys/users.ts";
 
 export interface EnvStage {
-  runtimeDir: string;
+  /** undefined: nothing was writable, so there is no store (init said so). */
+  runtimeDir: string | undefined;
   /** What each envdir scripts may edit held when last read: a script's edits are the differences. */
   seen: Map<string, EnvMap>;
   phusionWritable: boolean;
@@ -43,9 +44,9 @@ function linkS6Store(target: string, log: Logger): string | undefined {
   return undefined;
 }
 
-function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
+function saveRuntimeStore(stage: EnvStage, runtimeDir: string, env: Record<string, string>, log: Logger): void {
   try {
-    const { skipped, refused } = saveStore(stage.runtimeDir, env);
+    const { skipped, refused } = saveStore(runtimeDir, env);
     if (skipped.length > 0 && !stage.warnedSkipped) {
       stage.warnedSkipped = true;
       log.warn(`not shell names, so left out of env.sh (kept in env/ and env.json): ${skipped.join(", ")}`);
@@ -55,8 +56,12 @@ function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
       log.warn(`cannot be saved as files, so with-contenv will not see them (CMD still does): ${refused.map((r) => r.reason).join("; ")}`);
     }
   } catch (e) {
-    log.error(`could not save the environment to ${stage.runtimeDir}: ${(e as Error).message}; with-contenv will not see it`);
+    log.error(`could not save the environment to ${runtimeDir}: ${(e as Error).message}; with-contenv will not see it`);
   }
+}
+
+function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
+  if (stage.runtimeDir !== undefined) saveRuntimeStore(stage, stage.runtimeDir, env, log);
   if (stage.phusionWritable) {
     const storable = newEnv();
     for (const [name, value] of Object.entries(env)) if (!validateName(name)) storable[name] = value;
@@ -67,7 +72,7 @@ function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
       writeEnvJson(`${PHUSION_DIR}.json`, storable, o);
     } catch (e) {
       stage.phusionWritable = false;
-      log.warn(`${PHUSION_DIR} is not writable (${(e as Error).message}); the environment is in ${stage.runtimeDir} only`);
+      log.warn(`${PHUSION_DIR} is not writable (${(e as Error).message}); the environment is in ${stage.runtimeDir ?? "no file"} only`);
     }
   }
 }
@@ -84,20 +89,20 @@ function look(stage: EnvStage, log: Logger): void {
 }
 
 /** Throws EnvFileError (naming file and line) for a malformed file: boot stops rather than lose variables. */
-export function importEnvironment(env: Record<string, string>, runtimeDir: string, log: Logger): EnvStage {
+export function importEnvironment(env: Record<string, string>, runtimeDir: string | undefined, log: Logger): EnvStage {
   const files = readContainerEnvFiles("/");
   for (const [name, value] of Object.entries(files)) if (!(name in env)) env[name] = value;
-  const store = join(runtimeDir, "env");
+  const store = runtimeDir === undefined ? undefined : join(runtimeDir, "env");
   const stage: EnvStage = {
     runtimeDir,
-    seen: new Map([[PHUSION_DIR, newEnv()], [store, newEnv()]]),
+    seen: new Map([[PHUSION_DIR, newEnv()], ...(store ? [[store, newEnv()] as [string, EnvMap]] : [])]),
     phusionWritable: isDir(PHUSION_DIR),
     gid: groupId("docker_env"),
     warnedSkipped: false,
     warnedRefused: false,
   };
   save(stage, env, log);
-  const s6 = linkS6Store(store, log);
+  const s6 = store ? linkS6Store(store, log) : undefined;
   if (s6) stage.seen.set(s6, newEnv());
   look(stage, log);
   return stage;

@@ -44,7 +44,7 @@ export class Init {
   readonly pid1 = libc.getpid() === 1;
   env: Record<string, string> = Object.create(null);
   /** Where the env dumps go: KEEL_RUNTIME_DIR or its fallback (preinit decides). */
-  runtimeDir = "";
+  runtimeDir: string | undefined;
   private envStage?: EnvStage;
   /** Process groups that receive forwarded signals: CMD's, or the script running now. */
   private readonly targets = new Set<number>();
@@ -114,8 +114,10 @@ export class Init {
         failures.push(`${dir} (${(e as NodeJS.ErrnoException).code ?? e})`);
       }
     }
-    if (!chosen) throw new Error(`no writable runtime directory: tried ${failures.join(", ")}; set KEEL_RUNTIME_DIR to a writable path`);
-    if (chosen !== candidates[0]) {
+    if (!chosen) {
+      // A fully read-only container still boots; only the saved environment is missing.
+      this.log.warn(`nothing writable for runtime state (tried ${failures.join(", ")}): the environment is not saved for with-contenv; give the container a tmpfs (docker run --tmpfs /run) or set KEEL_RUNTIME_DIR`);
+    } else if (chosen !== candidates[0]) {
       this.log.warn(`cannot write ${failures.join(", ")}; using ${chosen} for runtime state`);
       this.env.KEEL_RUNTIME_DIR = chosen;
     }

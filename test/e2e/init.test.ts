@@ -353,6 +353,10 @@ describe("environment", () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toBe("/tmp/keel-0\n/tmp/keel-0/env.sh\n");
     expect(r.stderr).toContain("using /tmp/keel-0 for runtime state");
+    const none = await runInit(new Sandbox(), sh('echo "A=$A"; exit 4'), { readOnlyRoot: true, env: { KEEL_RUNTIME_DIR: "/proc/keel", A: "1" } });
+    expect(none.code).toBe(4);
+    expect(none.stdout).toBe("A=1\n");
+    expect(none.stderr).toContain("nothing writable for runtime state");
   });
 });
 
