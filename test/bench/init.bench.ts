@@ -3,7 +3,7 @@
 //   npx bun test/bench/init.bench.ts [--idle-seconds 30] [--runs 15]
 import { readFileSync } from "node:fs";
 import { ensureBuilt } from "../lib/keel.ts";
-import { Sandbox, startInit, startInSandbox } from "../lib/init.ts";
+import { removeSandboxes, Sandbox, startInit, startInSandbox } from "../lib/init.ts";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(name);
@@ -115,3 +115,4 @@ await bootTime();
 await stopTime();
 await reaping();
 await idle();
+removeSandboxes();

@@ -1,11 +1,12 @@
 // init as PID 1 (and as a plain subreaper): exit codes, signals, reaping, boot stages, shutdown.
 // Every run is the compiled binary inside test/lib/sandbox.sh; nothing touches the host's files.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { ensureBuilt } from "../lib/keel.ts";
-import { runInit, Sandbox, startInit, waitFor } from "../lib/init.ts";
+import { removeSandboxes, runInit, Sandbox, startInit, waitFor } from "../lib/init.ts";
 
 beforeAll(() => ensureBuilt());
+afterAll(() => removeSandboxes());
 
 const sh = (script: string) => ["--", "/bin/sh", "-c", script];
 const bash = (script: string) => ["--", "/bin/bash", "-c", script];

@@ -1,12 +1,13 @@
 // The idiom this issue exists for, under the real init as PID 1 in a sandbox: a script that starts
 // `#!/usr/bin/with-contenv bash` and ends `exec setuser app ...`, with users and a docker_env
 // group that exist only in the sandbox's /etc (an overlay: the host's /etc is never written).
-import { beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync, symlinkSync } from "node:fs";
 import { BINARY, ensureBuilt } from "../lib/keel.ts";
-import { runInit, Sandbox } from "../lib/init.ts";
+import { removeSandboxes, runInit, Sandbox } from "../lib/init.ts";
 
 beforeAll(() => ensureBuilt());
+afterAll(() => removeSandboxes());
 
 function sandboxWithUsers(): Sandbox {
   const sb = new Sandbox();

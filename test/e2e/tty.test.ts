@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { BINARY, ensureBuilt } from "../lib/keel.ts";
-import { Sandbox, SANDBOX } from "../lib/init.ts";
+import { removeSandboxes, Sandbox, SANDBOX } from "../lib/init.ts";
 
 const socket = `keel-test-${process.pid}`;
 const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, "-f", "/dev/null", ...args], { stdout: "pipe", stderr: "pipe" });
@@ -29,7 +29,10 @@ async function waitForScreen(text: string, ms = 10_000): Promise<void> {
 }
 
 beforeAll(() => ensureBuilt());
-afterAll(() => tmux("kill-server"));
+afterAll(() => {
+  tmux("kill-server");
+  removeSandboxes();
+});
 
 describe("init on a terminal", () => {
   test("tmux is installed (apt-get install tmux); without it the tty behaviour is NOT tested", () => {

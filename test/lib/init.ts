@@ -1,15 +1,25 @@
 // Runs the real init inside test/lib/sandbox.sh (PID 1 of a new PID namespace over a
 // copy-on-write view of /), or as a plain subreaper, and lets a test signal it and read its files.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "pathe";
 import { BINARY, cleanEnv, ensureBuilt, ROOT } from "./keel.ts";
 
 export const SANDBOX = join(ROOT, "test/lib/sandbox.sh");
 
+const made: string[] = [];
+/** For afterAll: a run makes hundreds of sandboxes, and once their namespaces are gone the dirs can go. */
+export function removeSandboxes(): void {
+  for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
 export class Sandbox {
   readonly dir = mkdtempSync(join(tmpdir(), "keel-sb-"));
   readonly upper = join(this.dir, "upper");
+
+  constructor() {
+    made.push(this.dir);
+  }
 
   /** A file as init will see it at `path` (e.g. /etc/cont-init.d/10-x). */
   write(path: string, content: string, mode = 0o644): void {
