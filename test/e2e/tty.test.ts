@@ -2,7 +2,7 @@
 // the job in bash, never init, and the shell's exit code becomes the container's.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { BINARY, ensureBuilt } from "../lib/keel.ts";
+import { BINARY, ensureBuilt, pollUntil } from "../lib/keel.ts";
 import { removeSandboxes, Sandbox, SANDBOX } from "../lib/init.ts";
 
 const socket = `keel-test-${process.pid}`;
@@ -10,23 +10,11 @@ const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, "-f", "
 const screen = () => tmux("capture-pane", "-p", "-t", "kt").stdout.toString();
 
 /** Waits until a process with exactly this command line runs (so a key press reaches it, not the prompt). */
-async function waitForProcess(cmdline: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (Bun.spawnSync(["pgrep", "-f", `^${cmdline}$`]).exitCode === 0) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`${cmdline} never started; the screen shows:\n${screen()}`);
-}
+const waitForProcess = (cmdline: string, ms = 10_000) =>
+  pollUntil(() => Bun.spawnSync(["pgrep", "-f", `^${cmdline}$`]).exitCode === 0, ms, () => `${cmdline} never started; the screen shows:\n${screen()}`);
 
-async function waitForScreen(text: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (screen().includes(text)) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`screen never showed ${JSON.stringify(text)}; it shows:\n${screen()}`);
-}
+const waitForScreen = (text: string, ms = 10_000) =>
+  pollUntil(() => screen().includes(text), ms, () => `screen never showed ${JSON.stringify(text)}; it shows:\n${screen()}`);
 
 beforeAll(() => ensureBuilt());
 afterAll(() => {

@@ -3,7 +3,7 @@
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "pathe";
-import { BINARY, cleanEnv, ensureBuilt, ROOT } from "./keel.ts";
+import { BINARY, cleanEnv, ensureBuilt, pollUntil, ROOT } from "./keel.ts";
 
 export const SANDBOX = join(ROOT, "test/lib/sandbox.sh");
 
@@ -106,13 +106,8 @@ export function startInSandbox(sb: Sandbox, argv: string[], o: InitOpts = {}): I
 }
 
 /** Waits until `path` exists in the sandbox (a CMD's "ready" mark). */
-export async function waitFor(sb: Sandbox, path: string, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (existsSync(sb.path(path))) return;
-    await Bun.sleep(10);
-  }
-  throw new Error(`${path} did not appear within ${ms} ms`);
+export function waitFor(sb: Sandbox, path: string, ms = 10_000): Promise<void> {
+  return pollUntil(() => existsSync(sb.path(path)), ms, () => `${path} did not appear within ${ms} ms`);
 }
 
 export async function runInit(sb: Sandbox, args: string[], o: InitOpts = {}) {

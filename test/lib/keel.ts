@@ -76,3 +76,13 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   for (const [k, v] of Object.entries(process.env)) if (!/^(KEEL_|CONTAINER_LOG|BUN_|S6_|NODE_)/.test(k)) env[k] = v;
   return { ...env, ...extra };
 }
+
+/** Polls CHECK every few ms until it holds; after MS, throws with what FAILURE() says. */
+export async function pollUntil(check: () => boolean, ms: number, failure: () => string): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (check()) return;
+    await Bun.sleep(10);
+  }
+  throw new Error(failure());
+}
