@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdtempSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "pathe";
-import { ensureBuilt, ROOT } from "../lib/keel.ts";
+import { ensureBuilt, pollUntil, ROOT } from "../lib/keel.ts";
 
 const RIG = join(ROOT, "../shared/rig/docker-up.sh");
 const BASE = "keel-test-base:latest";
@@ -51,14 +51,12 @@ afterAll(() => {
   if (startedDocker) sh(["bash", RIG, "--down"]);
 });
 
-async function waitForLog(name: string, text: string, ms = 20_000) {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
+function waitForLog(name: string, text: string, ms = 20_000) {
+  const logged = () => {
     const logs = docker("logs", name);
-    if ((logs.out + logs.err).includes(text)) return;
-    await Bun.sleep(50);
-  }
-  throw new Error(`${name} never logged ${text}:\n${docker("logs", name).err}`);
+    return logs.out + logs.err;
+  };
+  return pollUntil(() => logged().includes(text), ms, () => `${name} never logged ${text}:\n${logged()}`);
 }
 
 describe("keel's image under docker", () => {
