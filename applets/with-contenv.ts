@@ -21,11 +21,9 @@
 import { basename } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { findStore, formatEnvJson, formatEnvSh, isShellName, newEnv, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
-import { execProgram } from "../src/sys/exec.ts";
+import { execProgram, tooBigForExec } from "../src/sys/exec.ts";
 import type { Logger } from "../src/log.ts";
 
-/** MAX_ARG_STRLEN: one `NAME=VALUE` string, NUL included, that execve accepts. */
-const MAX_ARG_STRLEN = 131072;
 const CHUNK_BYTES = 100_000;
 const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"]);
 
@@ -52,7 +50,7 @@ function chunks(value: string): string[] {
  * as no child could be given it anyway. Returns the argv and env to exec.
  */
 function passBigValues(argv: string[], env: EnvMap, store: string, log: Logger): [string[], EnvMap] {
-  const big = Object.keys(env).filter((k) => Buffer.byteLength(`${k}=${env[k]}`) >= MAX_ARG_STRLEN);
+  const big = Object.keys(env).filter((k) => tooBigForExec(k, env[k]!));
   if (big.length === 0) return [argv, env];
   const sizes = big.map((k) => `${k} (${Buffer.byteLength(env[k]!)} bytes)`).join(", ");
   const [prog, first, ...rest] = argv;

@@ -5,7 +5,7 @@ import { accessSync, constants, mkdirSync, readdirSync } from "node:fs";
 import { isatty } from "node:tty";
 import type { Logger } from "../log.ts";
 import { runtimeDirCandidates } from "../runtime.ts";
-import { childEnv, execFailure, findProgram, NotRunnable } from "../sys/exec.ts";
+import { childEnv, execFailure, findProgram, NotRunnable, tooBigForExec } from "../sys/exec.ts";
 import * as libc from "../sys/libc.ts";
 import type { InitConfig } from "./config.ts";
 import { killAll } from "./kill-all.ts";
@@ -25,8 +25,6 @@ const SERVICE_DIRS = ["/etc/service", "/etc/services.d", "/container/services"];
 const SIG = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15, CONT: 18, TTIN: 21, TTOU: 22, WINCH: 28 } as const;
 const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
 const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
-/** The kernel's limit for one argv or environment string, NUL included. */
-const MAX_ARG_STRLEN = 128 * 1024;
 /** run.d's "stop the container cleanly" code (behance). */
 const RUN_D_CLEAN_STOP = 99;
 
@@ -130,12 +128,11 @@ export class Init {
    *  128 KiB (MAX_ARG_STRLEN), so such a variable is left out here; the store still has it. */
   private childEnvironment(): string[] {
     const out: string[] = [];
-    for (const entry of libc.envp(this.env)) {
-      if (Buffer.byteLength(entry) < MAX_ARG_STRLEN) {
-        out.push(entry);
+    for (const [name, value] of Object.entries(this.env)) {
+      if (!tooBigForExec(name, value)) {
+        out.push(`${name}=${value}`);
         continue;
       }
-      const name = entry.slice(0, entry.indexOf("="));
       if (!this.warnedTooLong.has(name)) {
         this.warnedTooLong.add(name);
         this.log.warn(`${name} is over Linux's 128 KiB limit for one variable, so programs init starts do not get it; it is saved in the store, and 'with-contenv' hands it to shell scripts`);

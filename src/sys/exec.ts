@@ -86,6 +86,12 @@ export function childEnv(env: Record<string, string | undefined>): Record<string
   return out;
 }
 
+/** The kernel's MAX_ARG_STRLEN: execve refuses the whole call when one `NAME=VALUE` string,
+ *  NUL included, is longer than 128 KiB. */
+export const MAX_ARG_STRLEN = 128 * 1024;
+export const tooBigForExec = (name: string, value: string): boolean =>
+  Buffer.byteLength(name) + 1 + Buffer.byteLength(value) >= MAX_ARG_STRLEN;
+
 const SIGPIPE = 13, SIGXFSZ = 25;
 
 /** execvp-like: find PROG on the PATH of `env`, restore what Bun changed, replace this process. */

@@ -93,11 +93,6 @@ function cstrArray(list: readonly string[]): { array: BigUint64Array; keep: Buff
   return { array, keep };
 }
 
-export function envp(env: Record<string, string | undefined>): string[] {
-  const out: string[] = [];
-  for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
-  return out;
-}
 
 // sigset_t is 128 bytes in glibc on x86_64 and aarch64. Signals 1..64 are bits 0..63.
 const SIGSET_BYTES = 128;
