@@ -1,10 +1,10 @@
 // The system under a root directory, as the package tools see it: which distribution it is
 // (os-release), where its programs are, and how to run them inside it (chroot). Shared by
 // security-updates and clean, which both take `--root DIR` (an image being built, or a test rootfs).
-import { accessSync, constants, lstatSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
+import { lstatSync, readFileSync, readlinkSync, statSync, writeSync } from "node:fs";
 import { dirname, join, resolve } from "pathe";
 import { AppletError, UsageError } from "./applet.ts";
-import { childEnv, findProgram } from "./sys/exec.ts";
+import { childEnv, findProgram, isExecutable } from "./sys/exec.ts";
 
 /** `--root` as given -> an absolute directory. Only a missing option means `/`: an empty value
  *  (an unset `$ROOT` in a script) is refused rather than quietly turned into the host's root. */
@@ -119,9 +119,7 @@ export function programInRoot(root: string, name: string): string | undefined {
     const inRoot = `${dir}/${name}`;
     try {
       const file = pathInRoot(root, inRoot);
-      if (!statSync(file).isFile()) continue;
-      accessSync(file, constants.X_OK);
-      return inRoot;
+      if (statSync(file).isFile() && isExecutable(file)) return inRoot;
     } catch {}
   }
   return undefined;

@@ -1,7 +1,8 @@
 // The script directories of the boot and shutdown stages, and how their entries are chosen.
-import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { readdirSync, statSync } from "node:fs";
 import { join } from "pathe";
 import type { Logger } from "../log.ts";
+import { isExecutable } from "../sys/exec.ts";
 
 /** Stage 2 (behance): before anything else; exit 99 = stop cleanly. */
 export const RUN_D = [{ dir: "/run.d", suffix: ".sh" }, { dir: "/etc/keel/run.d" }];
@@ -13,15 +14,6 @@ export const POST_SHUTDOWN = [{ dir: "/etc/my_init.post_shutdown.d" }];
 
 export type ScriptSource = { dir: string; suffix?: string } | { file: string };
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /** The programs to run, in order: each dir's regular files sorted bytewise; hidden files skipped. */
 export function listScripts(sources: readonly ScriptSource[], log: Logger, root = "/"): string[] {
   const out: string[] = [];
@@ -29,7 +21,7 @@ export function listScripts(sources: readonly ScriptSource[], log: Logger, root 
     if ("file" in source) {
       const path = join(root, source.file);
       try {
-        if (statSync(path).isFile() && executable(path)) out.push(path);
+        if (statSync(path).isFile() && isExecutable(path)) out.push(path);
       } catch {}
       continue;
     }
@@ -50,7 +42,7 @@ export function listScripts(sources: readonly ScriptSource[], log: Logger, root 
       } catch {
         continue;
       }
-      if (executable(path)) out.push(path);
+      if (isExecutable(path)) out.push(path);
       else log.warn(`skipping ${path}: not executable (chmod +x it to run it)`);
     }
   }

@@ -28,6 +28,16 @@ function isBunOwnFd(fd: number): boolean {
 
 export class NotRunnable extends AppletError {}
 
+/** execve would be allowed to run PATH (the X bit for us, as access(2) judges it). */
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Resolves NAME the way execvp does; throws NotRunnable with 127 (missing) or 126 (not executable). */
 export function findProgram(name: string, path = process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin"): string {
   if (name === "") throw new NotRunnable("no program given", 127);
@@ -43,12 +53,8 @@ export function findProgram(name: string, path = process.env.PATH ?? "/usr/local
     } catch {
       continue;
     }
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      denied ??= candidate;
-    }
+    if (isExecutable(candidate)) return candidate;
+    denied ??= candidate;
   }
   if (denied) throw new NotRunnable(`${denied}: permission denied (not executable); chmod +x it`, 126);
   throw new NotRunnable(`${name}: command not found in PATH (${path}); check the name or PATH`, 127);
@@ -62,11 +68,7 @@ function checkRunnable(file: string): void {
     throw new NotRunnable(`${file}: no such file or directory`, 127);
   }
   if (st.isDirectory()) throw new NotRunnable(`${file}: is a directory, not a program`, 126);
-  try {
-    accessSync(file, constants.X_OK);
-  } catch {
-    throw new NotRunnable(`${file}: permission denied (not executable); chmod +x it`, 126);
-  }
+  if (!isExecutable(file)) throw new NotRunnable(`${file}: permission denied (not executable); chmod +x it`, 126);
 }
 
 /** Exec failure -> the shell's exit code and a message that says what to do. */
