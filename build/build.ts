@@ -1,4 +1,4 @@
-// npx bun run build [--only-host] -> dist/keel-linux-{x64,arm64} + dist/SHA256SUMS
+// npx bun run build [--only-host] [--outdir DIR] -> dist/keel-linux-{x64,arm64} + dist/SHA256SUMS
 // Flags per DESIGN §4: no dotenv or bunfig autoload in the compiled binary (a bunfig.toml in
 // the working directory must never preload code into PID 1).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -6,7 +6,8 @@ import { arch } from "node:os";
 import { join, resolve } from "pathe";
 
 const root = resolve(import.meta.dir, "..");
-const dist = join(root, "dist");
+const outdirAt = process.argv.indexOf("--outdir");
+const dist = outdirAt > 0 && process.argv[outdirAt + 1] ? resolve(process.argv[outdirAt + 1]!) : join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
 const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
 const commit = git.success ? git.stdout.toString().trim() : "unknown";
@@ -38,4 +39,4 @@ for (const target of targets) {
   sums.push(`${hash}  keel-linux-${target}`);
 }
 if (targets.length === 2) writeFileSync(join(dist, "SHA256SUMS"), sums.join("\n") + "\n");
-console.log(`build: ${targets.map((t) => `dist/keel-linux-${t}`).join(", ")} (${commitLabel})`);
+console.log(`build: ${targets.map((t) => join(dist, `keel-linux-${t}`)).join(", ")} (${commitLabel})`);

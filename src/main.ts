@@ -2,7 +2,7 @@
 // `keel APPLET ARGS...`. Exit code per DESIGN §3.
 import { basename } from "pathe";
 import { runApplet } from "./applet.ts";
-import { applets } from "./applets.ts";
+import { applets, type AppletEntry } from "./applets.ts";
 import { captureInheritedFds } from "./sys/exec.ts";
 import { createLogger } from "./log.ts";
 import { runKeel } from "./keel.ts";
@@ -22,12 +22,21 @@ async function main(): Promise<number> {
   return runKeel(args);
 }
 
-async function dispatch(name: string, args: string[]): Promise<number> {
-  const entry = applets[name];
-  if (!entry) {
-    createLogger("keel").error(`${name}: applet not found ('keel --list' shows them)`);
+/** An applet by its own name or by the basename of any of its links (`my_init` is init). */
+function appletFor(name: string): [string, AppletEntry] | undefined {
+  const own = applets[name];
+  if (own) return [name, own];
+  for (const [applet, entry] of Object.entries(applets)) if (entry.links.some((l) => basename(l) === name)) return [applet, entry];
+  return undefined;
+}
+
+async function dispatch(invoked: string, args: string[]): Promise<number> {
+  const found = appletFor(invoked);
+  if (!found) {
+    createLogger("keel").error(`${invoked}: applet not found ('keel --list' shows them)`);
     return 127;
   }
+  const [name, entry] = found;
   return runApplet(name, (await entry.load()).default, args);
 }
 

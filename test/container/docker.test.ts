@@ -1,15 +1,19 @@
 // The container tier: keel's Dockerfile under a real Docker engine (shared/rig/docker-up.sh,
 // loopback-only). What a user sees: `docker stop` is quick and loses no data, exit codes reach
 // `docker inspect`, and a read-only, non-root container boots.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "pathe";
-import { ensureBuilt, pollUntil, ROOT } from "../lib/keel.ts";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
+import { basename, dirname, join } from "pathe";
+import { BINARY, ensureBuilt, pollUntil, ROOT, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 const RIG = join(ROOT, "../shared/rig/docker-up.sh");
-const BASE = "keel-test-base:latest";
-const APP = "keel-test-app:latest";
+// Tagged per run, and removed (with every container) when the file ends, pass or fail.
+const BASE = `keel-test-base:${process.pid}`;
+const APP = `keel-test-app:${process.pid}`;
+const STOP = `keel-test-stop-${process.pid}`;
 let startedDocker = false;
 
 function sh(cmd: string[], timeout = 600_000) {
@@ -20,7 +24,7 @@ function docker(...args: string[]) {
   return sh(["docker", ...args]);
 }
 
-beforeAll(() => {
+setupAll(() => {
   ensureBuilt();
   if (!existsSync(RIG)) throw new Error(`${RIG} is missing: the container tier needs ../shared beside the repo`);
   const up = docker("info");
@@ -29,10 +33,11 @@ beforeAll(() => {
     if (r.code !== 0) throw new Error(`docker-up.sh failed:\n${r.out}\n${r.err}`);
     startedDocker = true;
   }
-  const base = docker("build", "-q", "-t", BASE, ROOT);
+  // The context is the run's dist/, which holds the binary this run built.
+  const base = docker("build", "-q", "-f", join(ROOT, "Dockerfile"), "--build-arg", `KEEL_BINARY=${basename(BINARY)}`, "-t", BASE, dirname(BINARY));
   if (base.code !== 0) throw new Error(`docker build of keel's Dockerfile failed:\n${base.err}`);
   // An app on the base: a cont-init.d script, and a CMD that saves its state on TERM.
-  const ctx = mkdtempSync(join(tmpdir(), "keel-docker-"));
+  const ctx = tempDir("docker");
   mkdirSync(join(ctx, "cont-init.d"));
   writeFileSync(join(ctx, "cont-init.d/10-hello"), "#!/bin/sh\necho \"cont-init: hello $GREETING\"\nprintf from-init > /etc/container_environment/FROM_INIT\n");
   chmodSync(join(ctx, "cont-init.d/10-hello"), 0o755);
@@ -47,11 +52,12 @@ beforeAll(() => {
 }, 900_000);
 
 afterAll(() => {
-  docker("rm", "-f", "keel-test-stop");
+  docker("rm", "-f", STOP);
+  docker("rmi", "-f", APP, BASE);
   if (startedDocker) sh(["bash", RIG, "--down"]);
 });
 
-function waitForLog(name: string, text: string, ms = 20_000) {
+function waitForLog(name: string, text: string, ms = 60_000) {
   const logged = () => {
     const logs = docker("logs", name);
     return logs.out + logs.err;
@@ -61,28 +67,34 @@ function waitForLog(name: string, text: string, ms = 20_000) {
 
 describe("keel's image under docker", () => {
   test("boot runs cont-init.d; `docker stop` ends long before docker's 10 s SIGKILL, CMD's write done, exit code 0", async () => {
-    docker("rm", "-f", "keel-test-stop");
-    expect(docker("run", "-d", "--name", "keel-test-stop", "-e", "GREETING=world", APP).code).toBe(0);
-    await waitForLog("keel-test-stop", "app-ready FROM_INIT=from-init");
+    docker("rm", "-f", STOP);
+    expect(docker("run", "-d", "--name", STOP, "-e", "GREETING=world", APP).code).toBe(0);
+    await waitForLog(STOP, "app-ready FROM_INIT=from-init");
     const t0 = performance.now();
-    expect(docker("stop", "keel-test-stop").code).toBe(0);
+    expect(docker("stop", STOP).code).toBe(0);
     const ms = performance.now() - t0;
-    const state = JSON.parse(docker("inspect", "keel-test-stop", "--format", "{{json .State}}").out);
+    const state = JSON.parse(docker("inspect", STOP, "--format", "{{json .State}}").out);
     expect(state.ExitCode).toBe(0);
     expect(state.OOMKilled).toBe(false);
-    const logs = docker("logs", "keel-test-stop");
+    const logs = docker("logs", STOP);
     expect(logs.out).toContain("cont-init: hello world");
     expect(logs.out).toContain("app-saved");
-    expect(docker("cp", "keel-test-stop:/data/state", "-").out).toContain("saved");
+    expect(docker("cp", `${STOP}:/data/state`, "-").out).toContain("saved");
     // Not a speed assertion: docker's own SIGKILL comes at 10 s; anything near it means TERM was lost.
     expect(ms).toBeLessThan(5000);
     console.log(`docker stop took ${ms.toFixed(0)} ms`);
-  }, 60_000);
+  });
   test("CMD's exit code (and 128+N) reaches docker", async () => {
     expect(docker("run", "--rm", BASE, "sh", "-c", "exit 42").code).toBe(42);
     expect(docker("run", "--rm", BASE, "sh", "-c", "kill -USR1 $$").code).toBe(138);
     expect(docker("run", "--rm", BASE, "/no/such/program").code).toBe(127);
-  }, 60_000);
+  });
+  test("phusion's entry point: /sbin/my_init -- CMD runs CMD under init", async () => {
+    const r = docker("run", "--rm", "--entrypoint", "/sbin/my_init", BASE, "--", "echo", "hi");
+    expect(r.err).not.toContain("applet not found");
+    expect(r.code).toBe(0);
+    expect(r.out).toBe("hi\n");
+  });
   test("read-only and non-root: boots; with a tmpfs on /tmp the environment is saved there for with-contenv", async () => {
     const r = docker("run", "--rm", "--read-only", "--user", "1000:1000", "-e", "X=hi", BASE, "sh", "-c", "echo ok $(id -u)");
     expect(r.code).toBe(0);
@@ -92,10 +104,10 @@ describe("keel's image under docker", () => {
     expect(t.code).toBe(0);
     expect(t.out).toBe("hi\n");
     expect(t.err).toContain("using /tmp/keel-1000 for runtime state");
-  }, 60_000);
+  });
   test("orphans are reaped by init as PID 1 of a real container", async () => {
     const r = docker("run", "--rm", BASE, "bash", "-c", "for i in $(seq 200); do (sleep 0 &); done; sleep 0.5; awk '$3==\"Z\"' /proc/[0-9]*/stat | wc -l");
     expect(r.code).toBe(0);
     expect(r.out.trim()).toBe("0");
-  }, 60_000);
+  });
 });

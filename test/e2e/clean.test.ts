@@ -1,11 +1,14 @@
 // clean in a real Debian bookworm rootfs after real apt and dpkg runs: caches and lists go, apt
 // still works, links are never followed, sentinels survive, and the bytes figure matches du.
 // Every run passes --root: nothing here touches the host.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { copyFileSync, existsSync, linkSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
-import { applet, cleanEnv, ensureBuilt, run } from "../lib/keel.ts";
+import { applet, cleanEnv, ensureBuilt, run, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { duBytes, freshRootfs, inChroot, makeDeb, treeDigest, writeRepo, type Rootfs } from "../lib/rootfs.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 let fs: Rootfs;
 let root: string;
@@ -38,7 +41,7 @@ function litter() {
   writeFileSync(at("var/cache/keep-me"), "sentinel");
 }
 
-beforeAll(() => {
+setupAll(() => {
   ensureBuilt();
   fs = freshRootfs();
   root = fs.dir;
@@ -51,7 +54,7 @@ beforeAll(() => {
     if (r.code !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stdout}\n${r.stderr}`);
   }
   litter();
-}, 120_000);
+});
 afterAll(() => fs?.dispose());
 
 describe("clean", () => {
@@ -64,7 +67,7 @@ describe("clean", () => {
     dryFigure = freed(r.stderr);
     expect(dryFigure).toBeGreaterThan(100_000);
     expect(treeDigest(root)).toBe(before);
-  }, 60_000);
+  });
 
   test("removes caches, lists, tmp; keeps lock and partial/, the cleaned dirs, links' targets and sentinels; bytes match du", async () => {
     expect(readdirSync(at("var/lib/apt/lists")).some((f) => f.endsWith("_Packages"))).toBe(true);
@@ -98,7 +101,7 @@ describe("clean", () => {
     // Without --docs, docs stay.
     expect(existsSync(at("usr/share/doc/apt/changelog.gz"))).toBe(true);
     expect(r.stderr).toMatch(/clean: removed \d+ file\(s\) and \d+ dir\(s\); freed \d+ bytes \([\d.]+ \w+, disk usage as du counts it\)\n$/);
-  }, 60_000);
+  });
 
   test("apt-get update and install still work afterwards", async () => {
     const u = inChroot(root, ["apt-get", "update"]);
@@ -106,7 +109,7 @@ describe("clean", () => {
     expect(readdirSync(at("var/lib/apt/lists")).some((f) => f.endsWith("_Packages"))).toBe(true);
     const i = inChroot(root, ["apt-get", "install", "-y", "--reinstall", "keel-clean"]);
     expect(i.code).toBe(0);
-  }, 60_000);
+  });
 
   test("--docs keeps copyright files, --logs truncates logs in place; bytes still match du", async () => {
     const copyrights = readdirSync(at("usr/share/doc")).filter((p) => existsSync(at(`usr/share/doc/${p}/copyright`)));
@@ -126,7 +129,7 @@ describe("clean", () => {
     expect(readFileSync(at("srv/not-a-log"), "utf8")).toBe("precious");
     expect(lstatSync(at("var/log/link.log")).isSymbolicLink()).toBe(true);
     expect(r.stderr).toMatch(/truncated [1-9]\d* log\(s\)/);
-  }, 60_000);
+  });
 
   test("a file it cannot remove (immutable) is reported, the rest still goes, exit 1", async () => {
     writeFileSync(at("tmp/stuck"), "stuck");
@@ -143,7 +146,7 @@ describe("clean", () => {
     } finally {
       Bun.spawnSync(["chattr", "-i", at("tmp/stuck")]);
     }
-  }, 60_000);
+  });
 
   test("a mount point inside a cleaned dir is left alone", async () => {
     mkdirSync(at("tmp/mnt"));
@@ -156,7 +159,7 @@ describe("clean", () => {
     expect(r.stderr).toContain(`${at("tmp/mnt")} is a mount point; left alone`);
     expect(readFileSync(at("srv/mounted/data"), "utf8")).toBe("data");
     expect(existsSync(at("tmp/loose"))).toBe(false);
-  }, 60_000);
+  });
 
   test("a cleaned dir that is itself a mount (a build cache mount) is left alone; the others are cleaned", async () => {
     mkdirSync(at("srv/cache"), { recursive: true });
@@ -167,7 +170,7 @@ describe("clean", () => {
     expect(r.stderr).toContain(`${at("var/cache/apt")} is a mount point (a build cache mount?); left alone`);
     expect(readFileSync(at("srv/cache/pkgcache.bin"), "utf8")).toBe("cached");
     expect(existsSync(at("tmp/loose2"))).toBe(false);
-  }, 60_000);
+  });
 
   test("a cleaned dir reached through a symbolic link is skipped, its target untouched", async () => {
     rmSync(at("var/tmp"), { recursive: true });
@@ -178,5 +181,5 @@ describe("clean", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain(`${at("var/tmp")} is a symbolic link; ${at("var/tmp")} not cleaned`);
     expect(readFileSync(at("srv/vartmp/keep"), "utf8")).toBe("keep");
-  }, 60_000);
+  });
 });

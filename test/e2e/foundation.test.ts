@@ -1,12 +1,16 @@
 // The compiled binary under its link names: dispatch, install, log, archstring, and the arm64 build under qemu.
-import { beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
 import { applets } from "../../src/applets.ts";
-import { ARM64_BINARY, BINARY, applet, cleanEnv, ensureBuilt, links, run } from "../lib/keel.ts";
+import { removeSandboxes, Sandbox, startInSandbox } from "../lib/init.ts";
+import { ARM64_BINARY, BINARY, applet, cleanEnv, ensureBuilt, links, run, tempDir, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
-beforeAll(() => ensureBuilt());
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
+
+setupAll(ensureBuilt);
+afterAll(() => removeSandboxes());
 
 describe("dispatch", () => {
   test("--list names every applet of the table with its links", async () => {
@@ -26,12 +30,27 @@ describe("dispatch", () => {
     const r = await run([BINARY, "frobnicate"]);
     expect(r.code).toBe(127);
     expect(r.stderr).toStartWith("keel: frobnicate: applet not found");
-    const dir = mkdtempSync(join(tmpdir(), "keel-e2e-"));
+    const dir = tempDir("e2e");
     const link = join(dir, "frobnicate");
     Bun.spawnSync(["ln", "-s", BINARY, link]);
     const r2 = await run([link]);
     expect(r2.code).toBe(127);
     expect(r2.stderr).toStartWith("keel: frobnicate: applet not found");
+  });
+  test("every link `keel install` makes runs its applet (my_init is init)", async () => {
+    for (const [name, e] of Object.entries(applets))
+      for (const link of e.links) {
+        const r = await run([join(links(), link), "--help"]);
+        expect(r.stderr).not.toContain("applet not found");
+        expect(r.code).toBe(0);
+        // The usage line names the applet the link resolves to.
+        expect(r.stdout).toContain(`${name} `);
+      }
+    // As PID 1 of a sandbox, so init's boot stages never touch the host.
+    const init = await startInSandbox(new Sandbox(), [join(links(), "/sbin/my_init"), "--", "/bin/echo", "hi"]).done;
+    expect(init.stderr).not.toContain("applet not found");
+    expect(init.code).toBe(0);
+    expect(init.stdout).toBe("hi\n");
   });
   test("the multiplexer form and the link form agree", async () => {
     const a = await run([BINARY, "archstring", "--x64", "intel", "--arm64", "arm"]);
@@ -51,7 +70,7 @@ describe("dispatch", () => {
 
 describe("keel install", () => {
   test("makes every link, is idempotent, and refuses a foreign file without --force", async () => {
-    const root = mkdtempSync(join(tmpdir(), "keel-install-"));
+    const root = tempDir("install");
     const first = await run([BINARY, "install", "--root", root]);
     expect(first.code).toBe(0);
     for (const e of Object.values(applets)) for (const l of e.links) expect(readlinkSync(join(root, l))).toBe(BINARY);
@@ -70,7 +89,7 @@ describe("keel install", () => {
     expect(readlinkSync(victim)).toBe(BINARY);
   });
   test("a binary inside the root gets in-root link targets", async () => {
-    const root = mkdtempSync(join(tmpdir(), "keel-img-"));
+    const root = tempDir("img");
     mkdirSync(join(root, "usr/bin"), { recursive: true });
     Bun.spawnSync(["cp", BINARY, join(root, "usr/bin/keel")]);
     const r = await run([join(root, "usr/bin/keel"), "install", "--root", root]);
@@ -141,7 +160,7 @@ describe("log", () => {
 
 describe("the compiled binary ignores the working directory's bunfig.toml and .env", () => {
   test("a preload does not run and .env does not leak in", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "keel-bunfig-"));
+    const dir = tempDir("bunfig");
     const marker = join(dir, "PRELOADED");
     writeFileSync(join(dir, "evil.ts"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "x");\n`);
     writeFileSync(join(dir, "bunfig.toml"), `preload = ["./evil.ts"]\n[run]\npreload = ["./evil.ts"]\n`);
@@ -168,5 +187,5 @@ describe("the arm64 build, under qemu-aarch64-static", () => {
     expect(a.code).toBe(0);
     expect((await arm(["log", "level"], { KEEL_LOG_LEVEL: "trace" })).stdout).toBe("trace\n");
     expect((await arm(["log", "level", "ge", "info"], { KEEL_LOG_LEVEL: "warning" })).code).toBe(1);
-  });
+  }, 300_000);
 });

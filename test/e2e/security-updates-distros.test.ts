@@ -1,11 +1,14 @@
 // security-updates on the RHEL family and Alpine, with stand-in dnf/yum/apk executables in a rootfs
 // that record their argv (the real ones are not installable here); unknown distributions; and the
 // --root guard (an empty --root never means the host's /).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
-import { applet, BINARY, cleanEnv, ensureBuilt, run } from "../lib/keel.ts";
+import { applet, BINARY, cleanEnv, ensureBuilt, run, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { freshRootfs, type Rootfs } from "../lib/rootfs.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 let fs: Rootfs;
 let root: string;
@@ -41,11 +44,11 @@ const srv = (name: string, text: string) => writeFileSync(join(root, "srv", name
 const argv = () => (existsSync(join(root, "srv/argv")) ? readFileSync(join(root, "srv/argv"), "utf8") : "");
 const su = async (...args: string[]) => run([await applet("security-updates"), "--root", root, ...args], { env: cleanEnv() });
 
-beforeAll(() => {
+setupAll(() => {
   ensureBuilt();
   fs = freshRootfs();
   root = fs.dir;
-}, 120_000);
+});
 afterAll(() => fs?.dispose());
 
 describe("RHEL family", () => {
@@ -146,7 +149,7 @@ describe("anything else", () => {
 describe("--root guard: only a missing --root means /", () => {
   // Run inside the test rootfs (its own root and /proc), so even a broken guard could only ever
   // reach that copy, never the host.
-  beforeAll(() => {
+  setupAll(() => {
     copyFileSync(BINARY, join(root, "usr/local/bin/keel"));
     chmodSync(join(root, "usr/local/bin/keel"), 0o755);
     const r = Bun.spawnSync(["unshare", "--mount", "--pid", "--fork", "--mount-proc", `--root=${root}`, "/usr/local/bin/keel", "install"], { stderr: "pipe", env: cleanEnv() });

@@ -1,11 +1,14 @@
 // security-updates against real apt and dpkg in a Debian bookworm chroot, with a local file://
 // repository holding a security suite (bookworm-security) and a non-security one (bookworm-updates).
 // Every run passes --root: nothing here touches the host's packages.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
-import { applet, cleanEnv, ensureBuilt, run } from "../lib/keel.ts";
+import { applet, cleanEnv, ensureBuilt, run, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { dpkgList, freshRootfs, inChroot, installedVersion, makeDeb, treeDigest, writeRepo, type Rootfs } from "../lib/rootfs.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 let fs: Rootfs;
 let root: string;
@@ -27,9 +30,9 @@ function reset() {
   rmSync(join(root, "etc/keel-both.conf.dpkg-dist"), { force: true });
 }
 
-const su = async (...args: string[]) => run([await applet("security-updates"), "--root", root, ...args], { env: cleanEnv(), timeoutMs: 120_000 });
+const su = async (...args: string[]) => run([await applet("security-updates"), "--root", root, ...args], { env: cleanEnv(), timeoutMs: 100_000 });
 
-beforeAll(() => {
+setupAll(() => {
   ensureBuilt();
   fs = freshRootfs();
   root = fs.dir;
@@ -45,7 +48,7 @@ beforeAll(() => {
     { codename: "bookworm-security", suite: "stable-security", label: "Debian-Security", debs: [b11!] },
     { codename: "bookworm-updates", suite: "stable-updates", label: "Debian", debs: [b12!, o11!] },
   ]);
-}, 120_000);
+});
 afterAll(() => fs?.dispose());
 
 describe.each([
@@ -65,7 +68,7 @@ describe.each([
     expect(treeDigest(join(root, "etc"))).toBe(before.etc);
     expect(treeDigest(join(root, "var/lib/apt/lists"))).toBe(before.lists);
     expect(readdirSync(join(root, "tmp"))).toEqual(before.tmp);
-  }, 60_000);
+  });
 
   test("upgrades keel-both to the security version only, keeps keel-other and the edited conffile, leaves /etc/apt alone", async () => {
     reset();
@@ -87,7 +90,7 @@ describe.each([
     const again = await su();
     expect(again.code).toBe(0);
     expect(again.stderr).toContain("0 package(s) upgraded");
-  }, 60_000);
+  });
 });
 
 describe("security-updates without a usable security source", () => {
@@ -100,7 +103,7 @@ describe("security-updates without a usable security source", () => {
     expect(r.stderr).toContain("security-updates: no security source configured in");
     expect(r.stderr).toContain("--add-security-source");
     expect(dpkgList(root)).toBe(before);
-  }, 60_000);
+  });
 
   test("--add-security-source uses Debian's standard suite for this run only", async () => {
     useSources("list", "deb [trusted=yes] file:///srv/repo bookworm-updates main\n");
@@ -111,12 +114,12 @@ describe("security-updates without a usable security source", () => {
     expect(r.stderr).toContain("adding for this run only: deb http://deb.debian.org/debian-security bookworm-security main");
     expect(treeDigest(join(root, "etc"))).toBe(etc);
     expect(r.code).not.toBe(0);
-  }, 60_000);
+  });
 
   test("a failing apt-get update is reported with its exit code", async () => {
     useSources("list", "deb [trusted=yes] file:///srv/nowhere bookworm-security main\n");
     const r = await su();
     expect(r.code).toBe(100);
     expect(r.stderr).toContain("security-updates: apt-get update failed (exit 100)");
-  }, 60_000);
+  });
 });

@@ -1,12 +1,15 @@
 // The idiom this issue exists for, under the real init as PID 1 in a sandbox: a script that starts
 // `#!/usr/bin/with-contenv bash` and ends `exec setuser app ...`, with users and a docker_env
 // group that exist only in the sandbox's /etc (an overlay: the host's /etc is never written).
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync, symlinkSync } from "node:fs";
-import { BINARY, ensureBuilt } from "../lib/keel.ts";
+import { BINARY, ensureBuilt, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { removeSandboxes, runInit, Sandbox } from "../lib/init.ts";
 
-beforeAll(() => ensureBuilt());
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
+
+setupAll(ensureBuilt);
 afterAll(() => removeSandboxes());
 
 function sandboxWithUsers(): Sandbox {

@@ -2,20 +2,22 @@
 // fds and signal dispositions passed on, exit codes. Extra users live in a private mount
 // namespace (unshare --mount + bind mounts over /etc/passwd and /etc/group): the host's /etc is
 // never written.
-import { beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
-import { applet, cleanEnv, ensureBuilt, run } from "../lib/keel.ts";
+import { applet, cleanEnv, ensureBuilt, run, tempDir, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 let setuser: string;
-const dir = mkdtempSync(join(tmpdir(), "keel-setuser-"));
+const dir = tempDir("setuser");
 // nobody must reach the files the tests hand it.
 chmodSync(dir, 0o755);
 const hostEtc = () => readFileSync("/etc/passwd", "utf8") + readFileSync("/etc/group", "utf8");
 const etcBefore = hostEtc();
 
-beforeAll(async () => {
+setupAll(async () => {
   ensureBuilt();
   setuser = await applet("setuser");
   if (process.getuid!() !== 0) throw new Error("these tests need root (as on CI): setuser can only drop privileges it has");

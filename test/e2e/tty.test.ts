@@ -1,22 +1,25 @@
 // `init -- bash` on a real terminal (tmux): CMD owns the terminal, so Ctrl-C and Ctrl-Z reach
 // the job in bash, never init, and the shell's exit code becomes the container's.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
-import { BINARY, ensureBuilt, pollUntil } from "../lib/keel.ts";
+import { BINARY, ensureBuilt, pollUntil, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { removeSandboxes, Sandbox, SANDBOX } from "../lib/init.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 const socket = `keel-test-${process.pid}`;
 const tmux = (...args: string[]) => Bun.spawnSync(["tmux", "-L", socket, "-f", "/dev/null", ...args], { stdout: "pipe", stderr: "pipe" });
 const screen = () => tmux("capture-pane", "-p", "-t", "kt").stdout.toString();
 
 /** Waits until a process with exactly this command line runs (so a key press reaches it, not the prompt). */
-const waitForProcess = (cmdline: string, ms = 10_000) =>
+const waitForProcess = (cmdline: string, ms = 60_000) =>
   pollUntil(() => Bun.spawnSync(["pgrep", "-f", `^${cmdline}$`]).exitCode === 0, ms, () => `${cmdline} never started; the screen shows:\n${screen()}`);
 
-const waitForScreen = (text: string, ms = 10_000) =>
+const waitForScreen = (text: string, ms = 60_000) =>
   pollUntil(() => screen().includes(text), ms, () => `screen never showed ${JSON.stringify(text)}; it shows:\n${screen()}`);
 
-beforeAll(() => ensureBuilt());
+setupAll(ensureBuilt);
 afterAll(() => {
   tmux("kill-server");
   removeSandboxes();
@@ -48,8 +51,8 @@ describe("init on a terminal", () => {
     tmux("send-keys", "-t", "kt", "kill %1; echo after-z-$((6*7))", "Enter");
     await waitForScreen("after-z-42");
     tmux("send-keys", "-t", "kt", "exit 3", "Enter");
-    const until = Date.now() + 10_000;
+    const until = Date.now() + 60_000;
     while (!existsSync(rc) && Date.now() < until) await Bun.sleep(25);
     expect(readFileSync(rc, "utf8").trim()).toBe("3");
-  }, 30_000);
+  });
 });

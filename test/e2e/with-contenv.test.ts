@@ -1,15 +1,17 @@
 // with-contenv, the compiled binary under its link name: the saved environment laid over the
 // caller's (s6-envdir's way), as a command and as a shebang, values of any size, --print, exit codes.
-import { beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "pathe";
 import { newEnv, saveStore, type EnvMap } from "../../src/env/index.ts";
-import { applet, cleanEnv, ensureBuilt, run } from "../lib/keel.ts";
+import { applet, cleanEnv, ensureBuilt, run, tempDir, setupAll, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { randomName, randomShellName, randomValue, rng } from "../lib/random.ts";
 
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
+
 let wc: string;
-const dir = mkdtempSync(join(tmpdir(), "keel-contenv-"));
+const dir = tempDir("contenv");
 /** 1 MiB and more, with newlines, both quotes, backslashes, `$` and UTF-8. */
 const BIG = "line 'one' \"two\" \\three $four `five`\n".repeat(29_000) + "é€😀\n\n";
 
@@ -20,7 +22,7 @@ function store(env: EnvMap, extra: Record<string, string | undefined> = {}) {
   return { rt, env: cleanEnv({ KEEL_RUNTIME_DIR: rt, XDG_RUNTIME_DIR: undefined, ...extra }) };
 }
 
-beforeAll(async () => {
+setupAll(async () => {
   ensureBuilt();
   wc = await applet("with-contenv");
 });

@@ -1,9 +1,8 @@
 // Runs the real init inside test/lib/sandbox.sh (PID 1 of a new PID namespace over a
 // copy-on-write view of /), or as a plain subreaper, and lets a test signal it and read its files.
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "pathe";
-import { BINARY, cleanEnv, ensureBuilt, pollUntil, ROOT } from "./keel.ts";
+import { BINARY, cleanEnv, ensureBuilt, pollUntil, ROOT, tempDir } from "./keel.ts";
 
 export const SANDBOX = join(ROOT, "test/lib/sandbox.sh");
 
@@ -14,7 +13,7 @@ export function removeSandboxes(): void {
 }
 
 export class Sandbox {
-  readonly dir = mkdtempSync(join(tmpdir(), "keel-sb-"));
+  readonly dir = tempDir("sb");
   readonly upper = join(this.dir, "upper");
 
   constructor() {
@@ -78,11 +77,11 @@ export function startInSandbox(sb: Sandbox, argv: string[], o: InitOpts = {}): I
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
-    timeout: o.timeoutMs ?? 30_000,
+    timeout: o.timeoutMs ?? 100_000,
   });
   const initPid = async (): Promise<number> => {
     if (o.subreaper) return proc.pid;
-    for (let i = 0; i < 500; i++) {
+    for (let i = 0; i < 6000; i++) {
       try {
         const kids = readFileSync(`/proc/${proc.pid}/task/${proc.pid}/children`, "utf8").trim();
         if (kids) return Number(kids.split(" ")[0]);
@@ -106,7 +105,7 @@ export function startInSandbox(sb: Sandbox, argv: string[], o: InitOpts = {}): I
 }
 
 /** Waits until `path` exists in the sandbox (a CMD's "ready" mark). */
-export function waitFor(sb: Sandbox, path: string, ms = 10_000): Promise<void> {
+export function waitFor(sb: Sandbox, path: string, ms = 60_000): Promise<void> {
   return pollUntil(() => existsSync(sb.path(path)), ms, () => `${path} did not appear within ${ms} ms`);
 }
 

@@ -1,23 +1,53 @@
-// Test harness: build the real binaries once per `bun test` run, link every applet name in a
-// temp dir with `keel install --root`, and run them as a user would.
-import { mkdtempSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+// Test harness: one run dir for everything a test run makes, the real binaries built once per
+// run (test/lib/setup.ts, preloaded by bunfig.toml), every applet linked by `keel install --root`.
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { beforeAll, beforeEach } from "bun:test";
 import { join, resolve } from "pathe";
 
 export const ROOT = resolve(import.meta.dir, "../..");
-export const DIST = join(ROOT, "dist");
+
+/** Everything a run makes lives here, under /var/tmp: never under /tmp, which some tests mount a
+ *  tmpfs over (that would hide the binary under test). setup.ts names it for the whole run; a
+ *  benchmark run on its own makes one and removes it at exit. */
+export const RUN_DIR = process.env.KEEL_TEST_RUN_DIR ?? makeRunDir();
+function makeRunDir(): string {
+  mkdirSync("/var/tmp", { recursive: true });
+  const dir = mkdtempSync("/var/tmp/keel-test-run-");
+  // Searchable by all: tests hand files in here to other users (setuser nobody, docker_env).
+  chmodSync(dir, 0o755);
+  process.env.KEEL_TEST_RUN_DIR = dir;
+  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** KEEL_TEST_NO_BUILD=1 tests the binaries already in dist/ (a quick rerun while developing). */
+const reuseDist = process.env.KEEL_TEST_NO_BUILD === "1" && existsSync(join(ROOT, "dist/keel-linux-x64"));
+export const DIST = reuseDist ? join(ROOT, "dist") : join(RUN_DIR, "dist");
 export const BINARY = join(DIST, process.arch === "arm64" ? "keel-linux-arm64" : "keel-linux-x64");
 export const ARM64_BINARY = join(DIST, "keel-linux-arm64");
 
-let built = false;
-/** Builds dist/ once per test process (KEEL_TEST_NO_BUILD=1 reuses an existing build). */
+/** Every test file's default timeout: a safety net, not a measurement. CI may be several times
+ *  slower than the machine that wrote a test; a test that needs longer (a docker build, a rootfs,
+ *  thousands of forks) says so itself. bun resets the default per file, so each file sets it. */
+export const TEST_TIMEOUT_MS = 120_000;
+
+/** A new directory inside the run dir (removed with it at the end of the run). */
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(RUN_DIR, `${prefix}-`));
+}
+
+let build: Error | "ok" | undefined;
+/** Builds both binaries once per process. A failed build is remembered and thrown to every test
+ *  that needs the binary, so each of them fails and is counted, instead of a hook vanishing them. */
 export function ensureBuilt(): void {
-  if (built) return;
-  if (!(process.env.KEEL_TEST_NO_BUILD === "1" && existsSync(BINARY))) {
-    const r = Bun.spawnSync([process.execPath, join(ROOT, "build/build.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
-    if (!r.success) throw new Error(`build failed:\n${r.stdout}\n${r.stderr}`);
+  if (build === undefined) {
+    if (reuseDist) build = "ok";
+    else {
+      const r = Bun.spawnSync([process.execPath, join(ROOT, "build/build.ts"), "--outdir", DIST], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+      build = r.success ? "ok" : new Error(`build failed (exit ${r.exitCode}):\n${r.stdout}\n${r.stderr}`);
+    }
   }
-  built = true;
+  if (build !== "ok") throw build;
 }
 
 let linkRoot: string | undefined;
@@ -25,7 +55,7 @@ let linkRoot: string | undefined;
 export function links(): string {
   ensureBuilt();
   if (linkRoot) return linkRoot;
-  const root = mkdtempSync(join(tmpdir(), "keel-links-"));
+  const root = tempDir("links");
   const r = Bun.spawnSync([BINARY, "install", "--root", root], { stdout: "pipe", stderr: "pipe" });
   if (!r.success) throw new Error(`keel install failed: ${r.stderr}`);
   linkRoot = root;
@@ -64,7 +94,7 @@ export async function run(cmd: string[], o: RunOptions = {}): Promise<Run> {
     stdout: "pipe",
     stderr: "pipe",
     argv0: o.argv0,
-    timeout: o.timeoutMs ?? 30_000,
+    timeout: o.timeoutMs ?? 100_000,
   });
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
   return { code, stdout, stderr, signal: proc.signalCode };
@@ -85,4 +115,25 @@ export async function pollUntil(check: () => boolean, ms: number, failure: () =>
     await Bun.sleep(10);
   }
   throw new Error(failure());
+}
+
+/** beforeAll for a file's shared setup (a build, a rootfs, a docker image). If it throws or takes
+ *  longer than MS, every test after it fails with that error and is counted: a failing bun
+ *  beforeAll would instead make the file's tests vanish from the count. */
+export function setupAll(fn: () => unknown, ms = 300_000): void {
+  let failure: unknown;
+  beforeAll(async () => {
+    let timer: Timer | undefined;
+    const late = new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`setup did not finish within ${ms} ms`)), ms)));
+    try {
+      await Promise.race([fn(), late]);
+    } catch (error) {
+      failure = error;
+    } finally {
+      clearTimeout(timer);
+    }
+  }, ms + 30_000);
+  beforeEach(() => {
+    if (failure) throw failure;
+  });
 }

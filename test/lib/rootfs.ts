@@ -1,8 +1,9 @@
 // A real Debian rootfs for the package applets' tests: `mmdebstrap --variant=minbase bookworm`,
 // cached as a tarball under /var/tmp/keel-test-cache and extracted fresh per test file; plus a
 // local file:// apt repository built inside it with dpkg-deb. Root only (chroot, device nodes).
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
+import { tempDir } from "./keel.ts";
 
 export const CACHE = "/var/tmp/keel-test-cache";
 export const TARBALL = join(CACHE, "bookworm-minbase.tar");
@@ -49,7 +50,7 @@ export interface Rootfs {
 /** A fresh copy of the rootfs in a temp dir; dispose() removes it (immutable flags first). */
 export function freshRootfs(): Rootfs {
   const tar = debianTarball();
-  const dir = mkdtempSync("/var/tmp/keel-rootfs-");
+  const dir = tempDir("rootfs");
   const dispose = () => {
     Bun.spawnSync(["chattr", "-R", "-i", dir], { stdout: "ignore", stderr: "ignore" });
     rmSync(dir, { recursive: true, force: true });
@@ -77,7 +78,7 @@ export const ARCH = sh(["dpkg", "--print-architecture"], "dpkg --print-architect
 
 /** Builds NAME_VERSION_all.deb into <root>/srv/repo/pool with dpkg-deb; optionally with a conffile /etc/NAME.conf. */
 export function makeDeb(root: string, name: string, version: string, o: { conffile?: boolean } = {}): string {
-  const build = mkdtempSync("/var/tmp/keel-deb-");
+  const build = tempDir("deb");
   try {
     mkdirSync(join(build, "DEBIAN"));
     mkdirSync(join(build, "usr/share/keel-test"), { recursive: true });

@@ -1,10 +1,13 @@
-import { describe, expect, test } from "bun:test";
-import { lstatSync, mkdtempSync, readlinkSync, writeFileSync, symlinkSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { lstatSync, readlinkSync, writeFileSync, symlinkSync } from "node:fs";
 import { join } from "pathe";
 import { applets } from "../../src/applets.ts";
 import { installLink, linkTarget } from "../../src/keel.ts";
 import { AppletError } from "../../src/applet.ts";
+import { tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 describe("the applet table", () => {
   test("is sorted, every entry loads a citty command with a run and has absolute links", async () => {
@@ -30,7 +33,7 @@ describe("links", () => {
     expect(linkTarget("/usr/bin/keel", "/")).toBe("/usr/bin/keel");
   });
   test("created, then kept; a foreign file is refused without force and replaced with it", () => {
-    const dir = mkdtempSync(join(tmpdir(), "keel-unit-"));
+    const dir = tempDir("unit");
     const link = join(dir, "sbin/init");
     expect(installLink(link, "/usr/bin/keel", false)).toBe("created");
     expect(readlinkSync(link)).toBe("/usr/bin/keel");

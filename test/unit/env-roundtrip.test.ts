@@ -1,14 +1,17 @@
 // Property test: thousands of random names and values (every character but NUL) come back byte
 // for byte from the envdir, from `. env.sh` in bash and in dash, and from env.json.
-import { describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "pathe";
 import { isShellName, newEnv, parseJsonEnv, readEnvDir, validateName, writeEnvDir, writeEnvJson, writeEnvSh, type EnvMap } from "../../src/env/index.ts";
 import { randomName, randomShellName, randomValue, rng } from "../lib/random.ts";
+import { tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 const SEED = Number(process.env.KEEL_TEST_SEED ?? Date.now() % 1_000_000);
-const dir = mkdtempSync(join(tmpdir(), "keel-prop-"));
+const dir = tempDir("prop");
 
 function randomEnv(seed: number): EnvMap {
   const r = rng(seed);

@@ -1,15 +1,18 @@
 // The environment store: names, parsers, envdir/env.sh/env.json writers, and where readers look.
-import { describe, expect, spyOn, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, spyOn, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
+import { tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import {
   EnvFileError, findStore, formatEnvSh, isShellName, newEnv, parseDotenv, parseJsonEnv, readContainerEnvFiles, readEnvDir,
   saveStore, shellQuote, storeCandidates, validateName, VERSION_GRACE_MS, writeEnvDir, writeEnvJson, writeEnvSh,
 } from "../../src/env/index.ts";
 
-const tmp = (tag: string) => mkdtempSync(join(tmpdir(), `keel-env-${tag}-`));
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
+
+const tmp = (tag: string) => tempDir(`env-${tag}`);
 
 describe("names", () => {
   test("refused: empty, '=', NUL, '/', '.', '..', longer than 255 bytes — each with a reason", () => {

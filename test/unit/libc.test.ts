@@ -1,12 +1,15 @@
 // The FFI wrappers, exercised for real in the test process (no root needed for these).
-import { describe, expect, test } from "bun:test";
-import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { chmodSync, closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
 import * as libc from "../../src/sys/libc.ts";
 import { childEnv, findProgram, NotRunnable } from "../../src/sys/exec.ts";
+import { tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
-const dir = mkdtempSync(join(tmpdir(), "keel-libc-"));
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
+
+const dir = tempDir("libc");
 
 function spawnSh(script: string, out?: string, session: libc.SpawnOptions["session"] = "setsid") {
   const fd = out ? openSync(out, "w") : undefined;

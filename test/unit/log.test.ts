@@ -1,6 +1,10 @@
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { parseLevel, settingsFromEnv } from "../../src/log.ts";
 import { archOf } from "../../applets/archstring.ts";
+import { TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 describe("levels", () => {
   test("names, aliases and osixia's digits", () => {

@@ -1,11 +1,11 @@
 // Pure logic of security-updates and clean: os-release, families, --root, apt sources (classic and
 // deb822), apt's simulation output.
-import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
 import { familyOf, parseOsRelease, pathInRoot, resolveRoot, type OsRelease } from "../../src/distro.ts";
 import { UsageError } from "../../src/applet.ts";
+import { tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import {
   changes,
   isSecuritySuite,
@@ -16,6 +16,9 @@ import {
   securityEntries,
   standardSecuritySource,
 } from "../../applets/security-updates.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 describe("os-release", () => {
   test("quoted, unquoted and escaped values; comments ignored", () => {
@@ -42,7 +45,7 @@ describe("--root", () => {
 
 describe("paths inside --root", () => {
   test("links resolve as the rooted system sees them: absolute targets stay inside, .. stops at the root", () => {
-    const root = mkdtempSync(join(tmpdir(), "keel-pathinroot-"));
+    const root = tempDir("pathinroot");
     mkdirSync(join(root, "usr/lib"), { recursive: true });
     mkdirSync(join(root, "etc"));
     writeFileSync(join(root, "usr/lib/os-release"), "ID=x\n");

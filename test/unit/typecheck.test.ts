@@ -1,6 +1,10 @@
 // The whole tree type-checks under tsconfig.json's strict settings (tsc from devDependencies).
-import { expect, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "pathe";
+import { TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 test("tsc --noEmit is clean", () => {
   const root = join(import.meta.dir, "../..");

@@ -1,6 +1,10 @@
 // /etc/passwd and /etc/group parsing and USER[:GROUP] resolution (setuser's lookups).
-import { describe, expect, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { LookupError, parseGroup, parseId, parsePasswd, resolveTarget } from "../../src/sys/users.ts";
+import { TEST_TIMEOUT_MS } from "../lib/keel.ts";
+
+// bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
+setDefaultTimeout(TEST_TIMEOUT_MS);
 
 const passwd = parsePasswd(`root:x:0:0:root:/root:/bin/bash
 # a comment
