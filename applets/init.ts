@@ -33,6 +33,7 @@ export default defineApplet({
     "skip-startup-files": { type: "boolean", description: "skip /etc/cont-init.d, /etc/my_init.d and /etc/rc.local" },
     "skip-runit": { type: "boolean", description: "do not start services (my_init's flag)" },
     "skip-services": { type: "boolean", description: "do not start services" },
+    restart: { type: "boolean", default: true, description: "restart services that exit", negativeDescription: "a service that exits stays down (for debugging)" },
     "kill-all-on-exit": { type: "boolean", default: true, description: "at exit, TERM then KILL every process left", negativeDescription: "leave other processes alone at exit" },
     quiet: { type: "boolean", description: "only warnings and errors (my_init's flag)" },
     "log-level": { type: "string", description: `${LEVELS.join(", ")} or 0-5` },
@@ -58,6 +59,7 @@ export default defineApplet({
       skipStartupFiles: Boolean(args["skip-startup-files"]),
       skipServices: Boolean(args["skip-runit"] || args["skip-services"]),
       killAllOnExit: args["kill-all-on-exit"] !== false,
+      noRestart: args.restart === false,
     });
     init.installSignalHandlers();
     // Signal listeners do not keep Bun alive; this timer does until init decides to exit.
