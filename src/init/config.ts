@@ -14,6 +14,8 @@ export interface InitConfig {
   warnOnStartupFailure: boolean;
   /** KEEL_CMD_WAIT_FOR_SERVICES=1 (S6_CMD_WAIT_FOR_SERVICES): CMD starts once every service is ready. */
   cmdWaitsForServices: boolean;
+  /** KEEL_LOG_PREFIX=1: service output lines start with `[NAME] `. */
+  prefixServiceLines: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -51,5 +53,6 @@ export function loadConfig(env: Env, log: Logger): InitConfig {
     stopOnStartupFailure: behaviour === 2,
     warnOnStartupFailure: behaviour >= 1,
     cmdWaitsForServices: pick(env, ["KEEL_CMD_WAIT_FOR_SERVICES", "S6_CMD_WAIT_FOR_SERVICES"])?.[1] === "1",
+    prefixServiceLines: env.KEEL_LOG_PREFIX === "1",
   };
 }

@@ -285,6 +285,7 @@ export class Init {
         spawn: (argv, cwd, dup2) => this.start(argv, "setsid", { cwd, dup2: [[0, devNull], ...dup2] }),
         graceMs: this.config.servicesGraceMs,
         restart: !this.options.noRestart,
+        prefixLines: this.config.prefixServiceLines,
         essentialStopped: (_name, code) => {
           this.essentialCode ??= code;
           this.stop(SIG.TERM, "an essential service stopped");

@@ -1,7 +1,7 @@
 // Stage 5: every service dir, supervised by init itself (one process, one reaper). Starts
 // services once their dependencies are ready, keeps their loggers' pipes open across restarts,
 // answers `sv`, and stops them in reverse dependency order (loggers last, so no line is lost).
-import { closeSync } from "node:fs";
+import { closeSync, writeSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import * as libc from "../sys/libc.ts";
 import type { Child } from "./reaper.ts";
@@ -15,6 +15,8 @@ export interface SupervisorOptions {
   restart: boolean;
   /** An `essential` service stopped for good: the container stops with CODE. */
   essentialStopped(name: string, code: number): void;
+  /** KEEL_LOG_PREFIX=1: each line a service writes to init's stdout/stderr starts with `[NAME] `. */
+  prefixLines?: boolean;
 }
 
 /** What `sv status --json` prints for one service (and its logger). */
@@ -39,6 +41,8 @@ export class Supervisor {
   private readonly loggers = new Map<string, Service>();
   /** Log pipes init holds open: [read end, write end] per producer. */
   private readonly pipes = new Map<string, [number, number]>();
+  /** KEEL_LOG_PREFIX pipes: [read end, write end]; init reads them and prefixes each whole line. */
+  private readonly prefixPipes: Array<{ pipe: [number, number]; done: Promise<void> }> = [];
   private stopping = false;
   private readonly readyWaiters: Array<() => void> = [];
 
@@ -80,6 +84,11 @@ export class Supervisor {
         this.loggers.set(def.name, logger);
         logger.handle({ type: "want", want: "up" });
       }
+      if (this.o.prefixLines) {
+        // stdout too unless a logger takes it.
+        if (!def.logger) stdio.push([1, this.prefixed(def.name, 1)]);
+        stdio.push([2, this.prefixed(def.name, 2)]);
+      }
       const service = new Service(def, host, stdio);
       this.services.set(def.name, service);
     }
@@ -90,6 +99,47 @@ export class Supervisor {
     }
     for (const s of this.services.values()) if (!s.def.down && !bad.has(s.name)) s.handle({ type: "want", want: "up" });
     this.o.log.debug(`supervising ${this.services.size} service(s)`);
+  }
+
+  /** A pipe whose lines init copies to its own fd OUT, each behind `[NAME] `; returns the write end. */
+  private prefixed(name: string, out: 1 | 2): number {
+    const pipe = libc.pipe();
+    libc.setNonBlocking(pipe[0]);
+    const prefix = Buffer.from(`[${name}] `);
+    const done = (async () => {
+      let partial = Buffer.alloc(0);
+      const reader = Bun.file(pipe[0]).stream().getReader();
+      for (;;) {
+        let chunk: { done: boolean; value?: Uint8Array };
+        try {
+          chunk = await reader.read();
+        } catch {
+          break;
+        }
+        if (chunk.done || !chunk.value) break;
+        const data = Buffer.concat([partial, chunk.value]);
+        const end = data.lastIndexOf(10);
+        if (end < 0) {
+          partial = data;
+          continue;
+        }
+        // Whole lines only: a line is never split or merged with another service's.
+        const lines: Buffer[] = [];
+        let start = 0;
+        for (let nl = data.indexOf(10); nl >= 0 && nl <= end; nl = data.indexOf(10, start)) {
+          lines.push(prefix, data.subarray(start, nl + 1));
+          start = nl + 1;
+        }
+        await writeAll(out, Buffer.concat(lines));
+        partial = Buffer.from(data.subarray(end + 1));
+      }
+      if (partial.length) await writeAll(out, Buffer.concat([prefix, partial, Buffer.from("\n")]));
+      try {
+        closeSync(pipe[0]);
+      } catch {}
+    })();
+    this.prefixPipes.push({ pipe, done });
+    return pipe[1];
   }
 
   private changed(s: Service): void {
@@ -158,6 +208,12 @@ export class Supervisor {
         closeSync(read);
       } catch {}
     this.pipes.clear();
+    // Every writer is gone once init's own write end closes: the readers drain and end.
+    for (const { pipe } of this.prefixPipes)
+      try {
+        closeSync(pipe[1]);
+      } catch {}
+    await Promise.all(this.prefixPipes.map((p) => p.done));
   }
 
   status(s: Service): ServiceStatus {
@@ -184,3 +240,16 @@ export class Supervisor {
 }
 
 export type { Child };
+
+/** All of BUF to FD, also when FD is a non-blocking pipe that is full (short writes, EAGAIN). */
+async function writeAll(fd: number, buf: Buffer): Promise<void> {
+  let off = 0;
+  while (off < buf.length) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EAGAIN") return;
+      await Bun.sleep(5);
+    }
+  }
+}

@@ -252,6 +252,36 @@ describe("loggers lose no line", () => {
   }, 180_000);
 });
 
+describe("output", () => {
+  test("services write to init's stdout and stderr; KEEL_LOG_PREFIX=1 puts [NAME] before each whole line", async () => {
+    const sb = keelSandbox();
+    // Two services write interleaved, in pieces that are not whole lines.
+    for (const n of ["alpha", "beta"])
+      sb.script(`/etc/service/${n}/run`, `for i in 1 2 3; do printf '${n} out %s' $i; printf ' part2\\n'; printf '${n} err %s\\n' $i >&2; done; printf '${n} no newline'; touch /tmp/${n}; exec sleep 1000`);
+    const plain = startInit(sb, []);
+    await waitFor(sb, "/tmp/alpha");
+    await waitFor(sb, "/tmp/beta");
+    const p = await stop(plain);
+    expect(lines(p.stdout).filter((l) => l.startsWith("alpha out"))).toEqual(["alpha out 1 part2", "alpha out 2 part2", "alpha out 3 part2"]);
+    expect(p.stdout).toContain("alpha no newline");
+
+    const sb2 = keelSandbox();
+    for (const n of ["alpha", "beta"])
+      sb2.script(`/etc/service/${n}/run`, `for i in 1 2 3; do printf '${n} out %s' $i; sleep 0.01; printf ' part2\\n'; printf '${n} err %s\\n' $i >&2; done; printf '${n} no newline'; touch /tmp/${n}; exec sleep 1000`);
+    const pre = startInit(sb2, [], { env: { KEEL_LOG_PREFIX: "1" } });
+    await waitFor(sb2, "/tmp/alpha");
+    await waitFor(sb2, "/tmp/beta");
+    const r = await stop(pre);
+    expect(r.code).toBe(0);
+    for (const n of ["alpha", "beta"]) {
+      expect(lines(r.stdout).filter((l) => l.includes(`${n} out`) || l.includes(`${n} no`))).toEqual([
+        `[${n}] ${n} out 1 part2`, `[${n}] ${n} out 2 part2`, `[${n}] ${n} out 3 part2`, `[${n}] ${n} no newline`,
+      ]);
+      expect(lines(r.stderr).filter((l) => l.includes(`${n} err`))).toEqual([`[${n}] ${n} err 1`, `[${n}] ${n} err 2`, `[${n}] ${n} err 3`]);
+    }
+  });
+});
+
 describe("stop", () => {
   test("a service that ignores TERM is killed after timeout-kill; its down-signal is used; CONT follows", async () => {
     const sb = keelSandbox();
