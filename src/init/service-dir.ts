@@ -8,7 +8,8 @@ import type { Logger } from "../log.ts";
 import { isExecutable } from "../sys/exec.ts";
 
 export const SERVICE_ROOTS = ["/etc/service", "/etc/services.d", "/container/services"] as const;
-const OSIXIA_ROOT = "/container/services";
+/** osixia's layout (process.sh, finish.sh, startup.sh) wherever its tree is (tests use other roots). */
+const isOsixiaRoot = (root: string) => root.replace(/\/+$/, "").endsWith("/container/services");
 /** osixia's startup.sh order when a service has no .priority file. */
 const DEFAULT_PRIORITY = 1000;
 /** s6's default for finish; a finish script that hangs must not hold a restart forever. */
@@ -153,7 +154,7 @@ export function discoverServices(roots: readonly string[] = SERVICE_ROOTS): Disc
     } catch {
       continue;
     }
-    const osixia = root === OSIXIA_ROOT;
+    const osixia = isOsixiaRoot(root);
     for (const name of names) {
       if (name.startsWith(".")) continue;
       const dir = join(root, name);
