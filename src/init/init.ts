@@ -11,6 +11,7 @@ import type { InitConfig } from "./config.ts";
 import { killAll } from "./kill-all.ts";
 import { Reaper, type Child } from "./reaper.ts";
 import { CONT_FINISH, listScripts, POST_SHUTDOWN, PRE_SHUTDOWN, RUN_D, STARTUP, type ScriptSource } from "./scripts.ts";
+import { timer } from "./timer.ts";
 import { importEnvironment, reimportAfterScript, type EnvStage } from "./environment.ts";
 
 export interface InitOptions {
@@ -27,13 +28,6 @@ const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
 const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
 /** run.d's "stop the container cleanly" code (behance). */
 const RUN_D_CLEAN_STOP = 99;
-
-type Timer = { promise: Promise<"timeout">; cancel(): void };
-function timer(ms: number): Timer {
-  let handle: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<"timeout">((resolve) => (handle = setTimeout(() => resolve("timeout"), Math.max(0, ms))));
-  return { promise, cancel: () => clearTimeout(handle) };
-}
 
 class Stop extends Error {}
 
