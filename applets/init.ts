@@ -14,9 +14,12 @@
 //   KEEL_KILL_GRACETIME (ms, 3000; S6_KILL_GRACETIME, KILL_ALL_PROCESSES_TIMEOUT in s),
 //   KEEL_KILL_FINISH_MAXTIME (ms, 5000; S6_KILL_FINISH_MAXTIME), KEEL_BEHAVIOUR_IF_STAGE2_FAILS
 //   (S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 go on, 1 go on and warn, 2 stop; default 2),
-//   KEEL_RUNTIME_DIR (/run/keel), KEEL_LOG_LEVEL, KEEL_LOG_FORMAT.
+//   KEEL_RUNTIME_DIR (/run/keel; a relative path is ignored with a warning; read-only, unwritable
+//   or full -> $XDG_RUNTIME_DIR/keel, /tmp/keel-$UID), KEEL_LOG_LEVEL, KEEL_LOG_FORMAT (a bad value
+//   warns and info/console is used). Grace times have no upper limit (30 days is waited for).
 // exit: CMD's code (128+N if killed by signal N; 126/127 if it cannot run) · else the failing
-//   stage's code · else 0 (a requested stop, or run.d's 99) · 1 if init itself failed.
+//   stage's code · else 0 (a requested stop, or run.d's 99) · 1 if init itself failed · 2 usage
+//   (an unknown option, or one without its value).
 // services: supervision of /etc/service, /etc/services.d, /container/services is not in this build;
 //   init says so at boot when such directories exist (--skip-runit / --skip-services silence it).
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
