@@ -38,6 +38,7 @@ export default defineApplet({
     "skip-services": { type: "boolean", description: "do not start services" },
     "kill-all-on-exit": { type: "boolean", default: true, description: "at exit, TERM then KILL every process left", negativeDescription: "leave other processes alone at exit" },
     quiet: { type: "boolean", description: "only warnings and errors (my_init's flag)" },
+    "enable-insecure-key": { type: "boolean", description: "my_init's flag for its SSH key; keel has no SSH, so it only warns" },
     "log-level": { type: "string", description: `${LEVELS.join(", ")} or 0-5` },
     "log-format": { type: "string", description: "console or json" },
   },
@@ -56,6 +57,8 @@ export default defineApplet({
       format = args["log-format"] as LogFormat;
     }
     const log = createLogger(name, { level, format });
+    // Accepted so a phusion image's CMD keeps working now that unknown options are refused.
+    if (args["enable-insecure-key"]) log.warn("--enable-insecure-key is my_init's SSH option; keel runs no SSH server, so it does nothing");
     const init = new Init(log, loadConfig(process.env, log), {
       command: args._ as string[],
       skipStartupFiles: Boolean(args["skip-startup-files"]),
