@@ -2,7 +2,8 @@
 //
 // usage: archstring --x64|-i VALUE --arm64|-a VALUE [--arm VALUE] [--ppc64le VALUE] [--s390x VALUE] [--riscv64 VALUE]
 //        e.g. curl -LO "https://example.org/tool-$(archstring --x64 amd64 --arm64 arm64).tar.gz"
-// exit:  0 printed · 1 no value for this machine (or an unknown machine) · 2 usage
+// exit:  0 printed · 1 no value for this machine (or an unknown machine) · 2 usage (an unknown
+//        option, or an option without its VALUE: `--x64` alone never prints an empty line)
 // The machine is `uname -m` (x86_64 -> x64, aarch64/arm64 -> arm64, armv7l/armv6l -> arm).
 import { machine } from "node:os";
 import { AppletError, defineApplet, UsageError } from "../src/applet.ts";

@@ -16,10 +16,14 @@
 //   KEEL_KILL_FINISH_MAXTIME (ms, 5000; S6_KILL_FINISH_MAXTIME), KEEL_BEHAVIOUR_IF_STAGE2_FAILS
 //   (S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 go on, 1 go on and warn, 2 stop; default 2),
 //   KEEL_CMD_WAIT_FOR_SERVICES=1 (S6_CMD_WAIT_FOR_SERVICES), KEEL_LOG_PREFIX=1 ([NAME] before each
-//   service line), KEEL_RUNTIME_DIR (/run/keel; control.sock for `sv`), KEEL_LOG_LEVEL, KEEL_LOG_FORMAT.
+//   service line), KEEL_RUNTIME_DIR (/run/keel, holds control.sock for `sv`; a relative path is
+//   ignored with a warning; read-only, unwritable or full -> $XDG_RUNTIME_DIR/keel, /tmp/keel-$UID),
+//   KEEL_LOG_LEVEL, KEEL_LOG_FORMAT (a bad value warns and info/console is used). Grace times have
+//   no upper limit (30 days is waited for).
 // exit: an essential service's code when it stopped the container · CMD's code (128+N if killed
 //   by signal N; 126/127 if it cannot run) · else the failing stage's code · else 0 (a requested
-//   stop, or run.d's 99) · 1 if init itself failed.
+//   stop, or run.d's 99) · 1 if init itself failed · 2 usage (an unknown option, or one without
+//   its value).
 // services: see README "Services"; --skip-runit / --skip-services leave them alone, --no-restart
 //   keeps an exited service down.
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
@@ -39,6 +43,7 @@ export default defineApplet({
     restart: { type: "boolean", default: true, description: "restart services that exit", negativeDescription: "a service that exits stays down (for debugging)" },
     "kill-all-on-exit": { type: "boolean", default: true, description: "at exit, TERM then KILL every process left", negativeDescription: "leave other processes alone at exit" },
     quiet: { type: "boolean", description: "only warnings and errors (my_init's flag)" },
+    "enable-insecure-key": { type: "boolean", description: "my_init's flag for its SSH key; keel has no SSH, so it only warns" },
     "log-level": { type: "string", description: `${LEVELS.join(", ")} or 0-5` },
     "log-format": { type: "string", description: "console or json" },
   },
@@ -57,6 +62,8 @@ export default defineApplet({
       format = args["log-format"] as LogFormat;
     }
     const log = createLogger(name, { level, format });
+    // Accepted so a phusion image's CMD keeps working now that unknown options are refused.
+    if (args["enable-insecure-key"]) log.warn("--enable-insecure-key is my_init's SSH option; keel runs no SSH server, so it does nothing");
     const init = new Init(log, loadConfig(process.env, log), {
       command: args._ as string[],
       skipStartupFiles: Boolean(args["skip-startup-files"]),

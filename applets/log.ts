@@ -5,7 +5,8 @@
 //        log level eq|ne|gt|ge|lt|le LEVEL   exit 0 when true, 1 when false
 // env:   KEEL_LOG_LEVEL (or CONTAINER_LOG_LEVEL): a level name or 0-5; default info
 //        KEEL_LOG_FORMAT: console (default) or json (one object per line: time, level, applet, msg)
-// exit:  0 ok / true · 1 false · 2 bad level, operator or usage
+//        A bad KEEL_LOG_LEVEL/KEEL_LOG_FORMAT is warned about (every applet does) and info/console used.
+// exit:  0 ok / true · 1 false, or the message could not be written (stderr closed) · 2 bad level, operator or usage
 // see also: DESIGN.md §1; messages go to stderr, like every keel applet's.
 import { defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { createLogger, LEVELS, parseLevel } from "../src/log.ts";
@@ -52,6 +53,7 @@ export default defineApplet({
     const out = createLogger(args.tag, log.settings);
     const message = rest.join(" ");
     [out.error, out.warn, out.info, out.debug, out.trace][level - 1]!(message);
-    return 0;
+    // Whole lines only: a line stderr could not take (it was closed) is a failure, not a success.
+    return out.writeFailed ? 1 : 0;
   },
 });

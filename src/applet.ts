@@ -2,7 +2,7 @@
 // errors that name the applet, and (for exec-style applets) option parsing that stops at the
 // first operand so a child's own flags (`sh -c ...`) are never read as ours.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
-import { createLogger, type Logger } from "./log.ts";
+import { createLogger, settingsProblems, type Logger } from "./log.ts";
 
 export interface AppletDef<T extends ArgsDef = ArgsDef> extends CommandDef<T> {
   /** Stops option parsing at the first operand: everything after it belongs to the child. */
@@ -44,6 +44,46 @@ function firstOperand(argv: readonly string[], args: ArgsDef): number {
   return -1;
 }
 
+const kebab = (name: string) => name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+const camel = (name: string) => name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+
+/**
+ * citty accepts any option and gives a string option with no value "": both would run the
+ * applet with a setting the user never meant. Throws a UsageError naming the option instead.
+ * Checks the options before `--` (exec applets: before the first operand, the rest is the child's).
+ */
+function checkOptions(argv: readonly string[], args: ArgsDef, exec: boolean): void {
+  const kinds = new Map<string, "boolean" | "value">();
+  for (const [name, def] of Object.entries(args)) {
+    if (def.type === "positional") continue;
+    const kind = def.type === "string" || def.type === "enum" ? "value" : "boolean";
+    for (const n of [name, kebab(name), camel(name), ...[("alias" in def && def.alias) || []].flat()]) kinds.set(n, kind);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === "--") return;
+    if (!a.startsWith("-") || a === "-") {
+      if (exec) return;
+      continue;
+    }
+    const [flag, value] = a.includes("=") ? [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)] : [a, undefined];
+    const name = flag.replace(/^--?/, "");
+    const kind = kinds.get(name) ?? (name.startsWith("no-") && kinds.get(name.slice(3)) === "boolean" ? "boolean" : undefined);
+    if (kind === undefined) throw new UsageError(`unknown option '${flag}'`);
+    if (kind === "boolean" || value !== undefined) continue;
+    const next = argv[i + 1];
+    if (next === undefined || next === "--" || (next.startsWith("--") && kinds.has(next.slice(2).split("=")[0]!)))
+      throw new UsageError(`option '${flag}' needs a value`);
+    i++;
+  }
+}
+
+/** NO_COLOR (any non-empty value), TERM=dumb or output that is not a terminal: no ANSI escapes. */
+function plainUnlessTerminal(text: string): string {
+  const colour = process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+  return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
+}
+
 function wantsHelp(argv: readonly string[], stopAt: number): boolean {
   const end = stopAt < 0 ? argv.indexOf("--") : stopAt;
   return argv.slice(0, end < 0 ? argv.length : end).some((a) => a === "--help" || a === "-h");
@@ -61,11 +101,13 @@ export async function runApplet(name: string, applet: AppletDef<any>, argv: stri
   let rawArgs = argv;
   const operand = firstOperand(argv, args);
   if (wantsHelp(argv, applet.exec ? operand : -1)) {
-    process.stdout.write((await renderUsage({ ...applet, meta: { ...(await resolveMeta(applet)), name } })) + "\n");
+    process.stdout.write(plainUnlessTerminal(await renderUsage({ ...applet, meta: { ...(await resolveMeta(applet)), name } })) + "\n");
     return 0;
   }
+  for (const problem of settingsProblems()) log.warn(problem);
   if (applet.exec && operand >= 0) rawArgs = [...argv.slice(0, operand), "--", ...argv.slice(operand)];
   try {
+    checkOptions(argv, args, Boolean(applet.exec));
     const { result } = await runCommand(applet, { rawArgs, data: { name, log } satisfies RunContext });
     return typeof result === "number" ? result : 0;
   } catch (error) {

@@ -44,15 +44,50 @@ export function settingsFromEnv(env: Record<string, string | undefined> = proces
   return { level, format };
 }
 
-function writeLine(line: string): void {
-  // Synchronous, so a line logged just before execve or exit is never lost; a closed
-  // stderr must not kill the caller.
-  try {
-    writeSync(2, line);
-  } catch {}
+/** What is wrong with the logging variables, one message each (runApplet warns): a typo must
+ *  not silently become info, and a bad value must not stop a container either. */
+export function settingsProblems(env: Record<string, string | undefined> = process.env): string[] {
+  const problems: string[] = [];
+  const used = LEVELS[settingsFromEnv(env).level];
+  for (const name of ["KEEL_LOG_LEVEL", "CONTAINER_LOG_LEVEL"])
+    if (env[name] !== undefined && parseLevel(env[name]) === undefined)
+      problems.push(`${name}='${env[name]}' is not a log level; use one of ${LEVELS.join(", ")} or 0-5 (ignored: logging at ${used})`);
+  const format = env.KEEL_LOG_FORMAT;
+  if (format !== undefined && format !== "" && !(FORMATS as readonly string[]).includes(format))
+    problems.push(`KEEL_LOG_FORMAT='${format}' is not a log format; use console or json (ignored: using console)`);
+  return problems;
 }
 
-export type Logger = ConsolaInstance & { settings: LogSettings };
+/** Sleeps the thread (a log line is written synchronously, so there is no event loop to yield to). */
+function pause(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** True when the whole line was written. */
+function writeLine(line: string): boolean {
+  // Synchronous, so a line logged just before execve or exit is never lost. stderr may be
+  // non-blocking (a Node process sharing the pipe sets O_NONBLOCK on it): a short write is
+  // continued and EAGAIN waited out, as a blocking write would, so no line is cut. A closed
+  // stderr (EPIPE, EBADF) must not kill the caller; it only makes the write fail.
+  const bytes = Buffer.from(line);
+  let done = 0;
+  let wait = 1;
+  while (done < bytes.length) {
+    try {
+      done += writeSync(2, bytes, done);
+      wait = 1;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "EINTR") continue;
+      if (code !== "EAGAIN") return false;
+      pause(wait);
+      wait = Math.min(wait * 2, 50);
+    }
+  }
+  return true;
+}
+
+export type Logger = ConsolaInstance & { settings: LogSettings; /** A line could not be written (stderr closed). */ writeFailed: boolean };
 
 export function createLogger(applet: string, settings: LogSettings = settingsFromEnv()): Logger {
   const logger = createConsola({
@@ -63,16 +98,17 @@ export function createLogger(applet: string, settings: LogSettings = settingsFro
           const level = fromConsola(entry.type);
           const msg = entry.args.map((a) => (a instanceof Error ? a.message : typeof a === "string" ? a : Bun.inspect(a))).join(" ");
           if (settings.format === "json") {
-            writeLine(JSON.stringify({ time: entry.date.toISOString(), level, applet, msg }) + "\n");
+            if (!writeLine(JSON.stringify({ time: entry.date.toISOString(), level, applet, msg }) + "\n")) logger.writeFailed = true;
           } else {
             // Unix style: `setuser: no such user ...`; only the lesser levels name themselves.
             const word = level === "info" || level === "error" ? "" : `${level}: `;
-            writeLine(`${applet}: ${word}${msg}\n`);
+            if (!writeLine(`${applet}: ${word}${msg}\n`)) logger.writeFailed = true;
           }
         },
       },
     ],
   }) as Logger;
   logger.settings = settings;
+  logger.writeFailed = false;
   return logger;
 }

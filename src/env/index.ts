@@ -6,7 +6,7 @@ import { runtimeDirCandidates } from "../runtime.ts";
 
 export { decodeEnvFile, encodeEnvFile, exportLine, formatEnvJson, formatEnvSh, isShellName, newEnv, shellQuote, validateName, type EnvMap } from "./names.ts";
 export { EnvFileError, parseDotenv, parseJsonEnv, readContainerEnvFiles, readEnvDir } from "./read.ts";
-export { saveStore, VERSION_GRACE_MS, writeEnvDir, writeEnvJson, writeEnvSh, writeFileAtomic, type SaveResult, type WriteOptions } from "./write.ts";
+export { removeStore, saveStore, VERSION_GRACE_MS, writeEnvDir, writeEnvJson, writeEnvSh, writeFileAtomic, type SaveResult, type WriteOptions } from "./write.ts";
 
 /** s6-overlay's store (/var/run/s6/... is the same place) and phusion's, after keel's own. */
 export const S6_STORE = "/run/s6/container_environment";

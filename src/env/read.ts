@@ -1,9 +1,9 @@
 // Reading the container environment: envdirs (phusion, s6), dotenv files (osixia, keel) and JSON.
 // Every reader returns a fresh null-prototype EnvMap; a malformed file throws EnvFileError naming
 // the file and line, so init can stop with a message instead of booting with half an environment.
-import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, readFileSync, realpathSync, statSync, type Dirent } from "node:fs";
 import { destr } from "destr";
-import { basename, join } from "pathe";
+import { join } from "pathe";
 import { decodeEnvFile, fileIn, newEnv, validateName, type EnvMap } from "./names.ts";
 
 export class EnvFileError extends Error {}
@@ -159,29 +159,74 @@ export function parseJsonEnv(text: string, source = "json"): EnvMap {
   return env;
 }
 
-/** Regular files under DIR (recursively when asked) whose name ends in `.env`, sorted by full path. */
+/**
+ * Files under DIR (in subdirectories too when asked) named `.env`/`*.env`, sorted by full path.
+ * The walk never follows a directory link (a `sub/up -> ..` or `abs -> /container/environment`
+ * loop would never end) and visits each real directory once (bind mounts). A link named *.env is
+ * listed: it may point at a secret anywhere; the reader keeps it only if it ends at a regular file.
+ */
 function dotenvFiles(dir: string, recursive: boolean): string[] {
-  let names: string[];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  const walk = (at: string) => {
+    let entries: Dirent[];
+    try {
+      // DIR itself may be a link (the image's choice); entries below are entered only when real dirs.
+      const st = statSync(at);
+      const id = `${st.dev}:${st.ino}`;
+      if (!st.isDirectory() || seen.has(id)) return;
+      seen.add(id);
+      entries = readdirSync(at, { withFileTypes: true, encoding: "utf8" });
+    } catch (e) {
+      if (isMissing(e)) return;
+      throw e;
+    }
+    for (const entry of entries) {
+      const path = fileIn(at, entry.name);
+      if (entry.isDirectory()) {
+        if (recursive) walk(path);
+      } else if (entry.name.endsWith(".env") && (entry.isFile() || entry.isSymbolicLink())) out.push(path);
+    }
+  };
+  walk(dir);
+  return out.sort();
+}
+
+/** A dotenv file's text, or undefined (with the reason in SKIPPED) when a link does not end at a regular file. */
+function readDotenvFile(path: string, skipped: string[]): string | undefined {
+  let fd: number;
   try {
-    names = readdirSync(dir, { recursive, encoding: "utf8" });
+    // O_NONBLOCK: a link to a FIFO must not hang the boot.
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
-    if (isMissing(e)) return [];
-    throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") skipped.push(`${path} (a link to nothing)`);
+    else if (code === "ELOOP") skipped.push(`${path} (a loop of links)`);
+    else throw e;
+    return undefined;
   }
-  return names
-    .map((n) => fileIn(dir, n))
-    .filter((p) => basename(p).endsWith(".env") && statSync(p, { throwIfNoEntry: false })?.isFile())
-    .sort();
+  try {
+    if (fstatSync(fd).isFile()) return readFileSync(fd, "utf8");
+    skipped.push(`${path} (not a regular file)`);
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
  * The image's own environment files, merged (later wins), every path under ROOT:
  * /etc/container_environment/ (envdir, phusion), /container/environment/ (osixia: `.env` and
  * `*.env` files there and in any subdirectory, by full path), /etc/keel/environment/*.env.
+ * Links to directories are not entered; `*.env` links that do not end at a regular file are
+ * left out and named in SKIPPED.
  */
-export function readContainerEnvFiles(root = "/"): EnvMap {
+export function readContainerEnvFiles(root = "/", skipped: string[] = []): EnvMap {
   const env = readEnvDir(join(root, "etc/container_environment"));
   const files = [...dotenvFiles(join(root, "container/environment"), true), ...dotenvFiles(join(root, "etc/keel/environment"), false)];
-  for (const file of files) Object.assign(env, parseDotenv(readFileSync(file, "utf8"), file));
+  for (const file of files) {
+    const text = readDotenvFile(file, skipped);
+    if (text !== undefined) Object.assign(env, parseDotenv(text, file));
+  }
   return env;
 }

@@ -2,10 +2,10 @@
 // it, so a reader (or a writer killed half-way) sees the old content or the new, never half of it.
 // No fsync: the store lives on tmpfs (/run) or in a container layer that does not outlive a power
 // loss, and an fsync per variable made each save cost ~1.5 ms per file on disk.
-import { closeSync, constants, fchmodSync, fchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fchownSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, symlinkSync, unlinkSync, writeFileSync, type Stats } from "node:fs";
 import { basename, dirname, join, resolve } from "pathe";
 import { groupId } from "../sys/users.ts";
-import { encodeEnvFile, fileIn, formatEnvJson, formatEnvSh, newEnv, validateName, type EnvMap } from "./names.ts";
+import { decodeEnvFile, encodeEnvFile, fileIn, formatEnvJson, formatEnvSh, newEnv, validateName, type EnvMap } from "./names.ts";
 
 export interface WriteOptions {
   /** Mode of a directory keel creates (default 0750); an existing real directory keeps its own. */
@@ -84,7 +84,8 @@ function versionNumber(dir: string, entry: string): number | undefined {
  *   version just replaced is kept, older ones once replaced for 5 s (readers may still be in them).
  * - DIR a real directory (phusion's /etc/container_environment, which scripts write into): each
  *   variable's file is replaced by rename (unchanged ones are left alone) and the files of
- *   variables no longer in ENV are removed. Each file is atomic; the set is not.
+ *   variables no longer in ENV are removed. Each file is atomic; the set is not. Links and FIFOs
+ *   the image put there are kept (see keepAsIs).
  * - DIR a link made by someone else (e.g. /run/s6/container_environment -> $RUNTIME/env): the
  *   link is followed and its target written, so the link keeps working.
  * Names validateName refuses throw before anything is written.
@@ -170,12 +171,43 @@ function sameFile(file: string, data: string, o: WriteOptions): boolean {
   return readFileSync(file, "utf8") === data;
 }
 
+/**
+ * The variable an entry that is not a plain file holds: a link's target when that is a regular
+ * file; undefined for a FIFO, a socket, a link to nothing or to a directory (no variable).
+ */
+function valueBehind(file: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    return fstatSync(fd).isFile() ? decodeEnvFile(readFileSync(fd, "utf8")) : undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Envdir entries the image made that are not plain files stay as they are: a link
+ * (`DB_PASS -> /run/secrets/db`) while its variable keeps the value it reads; a FIFO or a link to
+ * nothing always (readers skip them, so they hold no variable to update or remove).
+ */
+function keepAsIs(file: string, st: Stats, value: string | undefined): boolean {
+  if (st.isFile() || st.isDirectory()) return false;
+  const behind = valueBehind(file);
+  return behind === undefined || behind === value;
+}
+
 function updateInPlace(dir: string, env: EnvMap, o: WriteOptions): void {
   const before = readdirSync(dir);
   let i = 0;
   for (const [k, v] of Object.entries(env)) {
     const file = fileIn(dir, k);
     const data = encodeEnvFile(v);
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    if (st && keepAsIs(file, st, v)) continue;
     if (sameFile(file, data, o)) continue;
     try {
       replaceVia(fileIn(dir, `${TEMP_PREFIX}${process.pid}.${i++}`), file, data, o);
@@ -187,8 +219,11 @@ function updateInPlace(dir: string, env: EnvMap, o: WriteOptions): void {
     // Leftovers of a writer that crashed, and variables that are gone. Subdirectories are not ours.
     const stale = entry.startsWith(TEMP_PREFIX) || (validateName(entry) === undefined && !Object.hasOwn(env, entry));
     if (!stale) continue;
-    const st = lstatSync(fileIn(dir, entry), { throwIfNoEntry: false });
-    if (st && !st.isDirectory()) unlinkSync(fileIn(dir, entry));
+    const file = fileIn(dir, entry);
+    const st = lstatSync(file, { throwIfNoEntry: false });
+    if (!st || st.isDirectory()) continue;
+    if (!entry.startsWith(TEMP_PREFIX) && keepAsIs(file, st, undefined)) continue;
+    unlinkSync(file);
   }
 }
 
@@ -230,4 +265,19 @@ export function saveStore(runtimeDir: string, env: EnvMap, groupFile = "/etc/gro
   const { skipped } = writeEnvSh(join(runtimeDir, "env.sh"), valid, o);
   writeEnvJson(join(runtimeDir, "env.json"), valid, o);
   return { skipped, refused };
+}
+
+/**
+ * Removes what saveStore wrote in RUNTIME_DIR (env link, its versions, env.sh, env.json): after
+ * init moved its store elsewhere, readers must not find an old one first. Unlinking needs no room.
+ */
+export function removeStore(runtimeDir: string): void {
+  const store = join(runtimeDir, "env");
+  let entries: string[] = [];
+  try {
+    entries = readdirSync(runtimeDir);
+  } catch {}
+  if (lstatSync(store, { throwIfNoEntry: false })?.isSymbolicLink()) unlinkSync(store);
+  for (const entry of entries) if (versionNumber(store, entry) !== undefined) rmSync(join(runtimeDir, entry), { recursive: true, force: true });
+  for (const file of ["env.sh", "env.json"]) rmSync(join(runtimeDir, file), { force: true });
 }

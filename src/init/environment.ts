@@ -2,10 +2,11 @@
 // runtime environment (docker run -e wins), saved to the store for with-contenv, and, where
 // phusion's /etc/container_environment is writable, refreshed there too. After each startup
 // script, what scripts changed in /etc/container_environment or the s6 store is taken back in.
-import { lstatSync, mkdirSync, readlinkSync, statSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readlinkSync, renameSync, statSync, symlinkSync } from "node:fs";
 import { join } from "pathe";
-import { newEnv, PHUSION_STORE as PHUSION_DIR, readContainerEnvFiles, readEnvDir, S6_STORE, saveStore, validateName, writeEnvDir, writeEnvJson, writeEnvSh, type EnvMap } from "../env/index.ts";
+import { newEnv, PHUSION_STORE as PHUSION_DIR, readContainerEnvFiles, readEnvDir, removeStore, S6_STORE, saveStore, validateName, writeEnvDir, writeEnvJson, writeEnvSh, type EnvMap } from "../env/index.ts";
 import type { Logger } from "../log.ts";
+import { runtimeDirCandidates } from "../runtime.ts";
 import { groupId } from "../sys/users.ts";
 
 export interface EnvStage {
@@ -44,6 +45,9 @@ function linkS6Store(target: string, log: Logger): string | undefined {
   return undefined;
 }
 
+/** Errors that mean "this dir cannot hold the store", so the next runtime dir candidate may. */
+const NO_ROOM = new Set(["ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM"]);
+
 function saveRuntimeStore(stage: EnvStage, runtimeDir: string, env: Record<string, string>, log: Logger): void {
   try {
     const { skipped, refused } = saveStore(runtimeDir, env);
@@ -56,8 +60,45 @@ function saveRuntimeStore(stage: EnvStage, runtimeDir: string, env: Record<strin
       log.warn(`cannot be saved as files, so with-contenv will not see them (CMD still does): ${refused.map((r) => r.reason).join("; ")}`);
     }
   } catch (e) {
-    log.error(`could not save the environment to ${runtimeDir}: ${(e as Error).message}; with-contenv will not see it`);
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    const candidates = runtimeDirCandidates(env);
+    const at = candidates.indexOf(runtimeDir);
+    const next = at < 0 ? undefined : candidates[at + 1];
+    if (!NO_ROOM.has(code) || next === undefined) {
+      log.error(`could not save the environment to ${runtimeDir}: ${(e as Error).message}; with-contenv will not see it`);
+      return;
+    }
+    log.warn(`cannot save the environment in ${runtimeDir} (${(e as Error).message}); using ${next} for runtime state instead`);
+    moveStore(stage, runtimeDir, next, env, log);
+    saveRuntimeStore(stage, next, env, log);
   }
+}
+
+/**
+ * The store moves to NEXT: the old dir keeps no store that a reader would find first, children
+ * are told the new dir (KEEL_RUNTIME_DIR, saved with the store), and the s6 link follows.
+ */
+function moveStore(stage: EnvStage, from: string, next: string, env: Record<string, string>, log: Logger): void {
+  try {
+    removeStore(from);
+  } catch (e) {
+    log.warn(`could not remove the old store in ${from} (${(e as Error).message}); with-contenv may read it: set KEEL_RUNTIME_DIR=${next} for it`);
+  }
+  stage.runtimeDir = next;
+  env.KEEL_RUNTIME_DIR = next;
+  const oldStore = join(from, "env"), newStore = join(next, "env");
+  const seen = stage.seen.get(oldStore);
+  if (seen) {
+    stage.seen.delete(oldStore);
+    stage.seen.set(newStore, seen);
+  }
+  try {
+    if (lstatSync(S6_STORE).isSymbolicLink() && readlinkSync(S6_STORE) === oldStore) {
+      const tmp = `${S6_STORE}.keel-new-${process.pid}`;
+      symlinkSync(newStore, tmp);
+      renameSync(tmp, S6_STORE);
+    }
+  } catch {}
 }
 
 function save(stage: EnvStage, env: Record<string, string>, log: Logger): void {
@@ -90,7 +131,9 @@ function look(stage: EnvStage, log: Logger): void {
 
 /** Throws EnvFileError (naming file and line) for a malformed file: boot stops rather than lose variables. */
 export function importEnvironment(env: Record<string, string>, runtimeDir: string | undefined, log: Logger): EnvStage {
-  const files = readContainerEnvFiles("/");
+  const skippedFiles: string[] = [];
+  const files = readContainerEnvFiles("/", skippedFiles);
+  for (const file of skippedFiles) log.warn(`environment file skipped: ${file}`);
   for (const [name, value] of Object.entries(files)) if (!(name in env)) env[name] = value;
   const store = runtimeDir === undefined ? undefined : join(runtimeDir, "env");
   const stage: EnvStage = {
@@ -102,7 +145,9 @@ export function importEnvironment(env: Record<string, string>, runtimeDir: strin
     warnedRefused: false,
   };
   save(stage, env, log);
-  const s6 = store ? linkS6Store(store, log) : undefined;
+  // save() may have moved the store to another runtime dir (the first had no room).
+  const saved = stage.runtimeDir === undefined ? undefined : join(stage.runtimeDir, "env");
+  const s6 = saved ? linkS6Store(saved, log) : undefined;
   if (s6) stage.seen.set(s6, newEnv());
   look(stage, log);
   return stage;

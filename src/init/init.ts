@@ -5,13 +5,14 @@ import { accessSync, constants, mkdirSync, openSync } from "node:fs";
 import { join } from "pathe";
 import { isatty } from "node:tty";
 import type { Logger } from "../log.ts";
-import { runtimeDirCandidates } from "../runtime.ts";
+import { DEFAULT_RUNTIME_DIR, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
 import { childEnv, execFailure, findProgram, NotRunnable, tooBigForExec } from "../sys/exec.ts";
 import * as libc from "../sys/libc.ts";
 import type { InitConfig } from "./config.ts";
 import { killAll } from "./kill-all.ts";
 import { Reaper, type Child } from "./reaper.ts";
 import { CONT_FINISH, listScripts, POST_SHUTDOWN, PRE_SHUTDOWN, RUN_D, STARTUP, type ScriptSource } from "./scripts.ts";
+import { timer } from "./timer.ts";
 import { importEnvironment, reimportAfterScript, type EnvStage } from "./environment.ts";
 import { CONTROL_SOCKET, serveControl } from "./control.ts";
 import { discoverServices, type Discovery } from "./service-dir.ts";
@@ -33,13 +34,6 @@ const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as con
 const STOP_NUMBERS = new Set<number>([SIG.TERM, SIG.INT, SIG.QUIT]);
 /** run.d's "stop the container cleanly" code (behance). */
 const RUN_D_CLEAN_STOP = 99;
-
-type Timer = { promise: Promise<"timeout">; cancel(): void };
-function timer(ms: number): Timer {
-  let handle: ReturnType<typeof setTimeout> | undefined;
-  const promise = new Promise<"timeout">((resolve) => (handle = setTimeout(() => resolve("timeout"), Math.max(0, ms))));
-  return { promise, cancel: () => clearTimeout(handle) };
-}
 
 class Stop extends Error {}
 
@@ -113,6 +107,12 @@ export class Init {
       this.log.warn(`not PID 1 (pid ${libc.getpid()}): running as a child subreaper; at exit only init's own descendants are signalled`);
     }
     this.env = Object.assign(Object.create(null), childEnv(process.env)) as Record<string, string>;
+    const relative = relativeRuntimeDir(this.env);
+    if (relative !== undefined) {
+      // Relative to whose cwd? init's and every reader's differ: ignored everywhere, alike.
+      this.log.warn(`KEEL_RUNTIME_DIR=${relative} is not an absolute path, so it is ignored (the default is used); set it to an absolute path such as ${DEFAULT_RUNTIME_DIR}`);
+      delete this.env.KEEL_RUNTIME_DIR;
+    }
     const candidates = runtimeDirCandidates(this.env);
     let chosen: string | undefined;
     const failures: string[] = [];
@@ -294,7 +294,9 @@ export class Init {
       defs,
     );
     this.supervisor.start();
-    if (this.runtimeDir) this.control = serveControl(join(this.runtimeDir, CONTROL_SOCKET), this.supervisor, this.log);
+    // Where the store went (a full dir moves it on), so `sv` finds the socket where with-contenv finds the store.
+    const runtimeDir = this.envStage?.runtimeDir ?? this.runtimeDir;
+    if (runtimeDir) this.control = serveControl(join(runtimeDir, CONTROL_SOCKET), this.supervisor, this.log);
   }
 
   /** Stage 6: CMD until it exits (its code) or a stop is requested (undefined: shutdown stops it). */

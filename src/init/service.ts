@@ -5,6 +5,7 @@ import { closeSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import * as libc from "../sys/libc.ts";
 import type { Child } from "./reaper.ts";
+import { timer, type Timer } from "./timer.ts";
 import { FINISH_MAX_MS, type ServiceDef } from "./service-dir.ts";
 
 /** A service up this long has not crashed "quickly": its next failure restarts at once again. */
@@ -88,7 +89,7 @@ export class Service {
   /** Set when the service stopped for good (finish 125, max-restarts): why. */
   gaveUp: string | undefined;
   private startedAt = 0;
-  private timerHandle: ReturnType<typeof setTimeout> | undefined;
+  private pending: Timer | undefined;
   private notification?: { fd: number; cancel: () => void };
 
   constructor(
@@ -228,10 +229,11 @@ export class Service {
     if (typeof child === "number") return this.afterFinish();
     this.pid = child.pid;
     // finish is bounded; past that its group is killed and the table moves on when it is reaped.
-    this.timerHandle = setTimeout(() => {
+    this.pending = timer(FINISH_MAX_MS);
+    this.pending.promise.then(() => {
       this.host.log.warn(`${this.name}: finish still running after ${FINISH_MAX_MS} ms; killing it`);
       this.signalGroup(SIGKILL);
-    }, FINISH_MAX_MS);
+    });
     child.exited.then((finishStatus) => {
       this.finishCode = libc.exitedNormally(finishStatus) ? libc.exitStatus(finishStatus) : undefined;
       this.handle({ type: "finished" });
@@ -270,17 +272,20 @@ export class Service {
     return "down";
   }
 
+  /** A "timer" event after MS (any length: a 30-day timeout-kill is waited for). */
   private arm(ms: number): void {
     this.cancelTimer();
-    this.timerHandle = setTimeout(() => {
-      this.timerHandle = undefined;
+    const t = (this.pending = timer(ms));
+    t.promise.then(() => {
+      if (this.pending !== t) return;
+      this.pending = undefined;
       this.handle({ type: "timer" });
-    }, ms);
+    });
   }
 
   cancelTimer(): void {
-    if (this.timerHandle !== undefined) clearTimeout(this.timerHandle);
-    this.timerHandle = undefined;
+    this.pending?.cancel();
+    this.pending = undefined;
   }
 
   /** Resolves once neither run nor finish is running (for the shutdown). */

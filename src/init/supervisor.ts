@@ -5,6 +5,7 @@ import { closeSync, writeSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import * as libc from "../sys/libc.ts";
 import type { Child } from "./reaper.ts";
+import { timer } from "./timer.ts";
 import { Service, type ServiceHost, type State, type Want } from "./service.ts";
 import { stopLevels, unstartable, type ServiceDef } from "./service-dir.ts";
 
@@ -194,11 +195,10 @@ export class Supervisor {
       } catch {}
       const logger = this.loggers.get(name);
       if (!logger) continue;
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const late = new Promise<"late">((r) => (timer = setTimeout(() => r("late"), this.o.graceMs)));
-      const first = await Promise.race([logger.settled().then(() => "done" as const), late]);
-      clearTimeout(timer);
-      if (first === "late") {
+      const late = timer(this.o.graceMs);
+      const first = await Promise.race([logger.settled().then(() => "done" as const), late.promise]);
+      late.cancel();
+      if (first === "timeout") {
         logger.handle({ type: "want", want: "down" });
         await logger.settled();
       }

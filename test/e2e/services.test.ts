@@ -191,10 +191,11 @@ describe("restarts", () => {
 
   test("an essential service that stops for good (finish exits 125) stops the container with its code", async () => {
     const sb = keelSandbox();
-    sb.script("/etc/service/core/run", "exit 7");
+    // core exits once other is listening for TERM, so "other got TERM" is not a race.
+    sb.script("/etc/service/core/run", "while [ ! -e /tmp/other-ready ]; do sleep 0.05; done; exit 7");
     sb.script("/etc/service/core/finish", "exit 125");
     sb.write("/etc/service/core/essential", "");
-    sb.script("/etc/service/other/run", "trap 'echo other-term > /tmp/other; exit 0' TERM; while :; do sleep 100 & wait $!; done");
+    sb.script("/etc/service/other/run", "trap 'echo other-term > /tmp/other; exit 0' TERM; touch /tmp/other-ready; while :; do sleep 100 & wait $!; done");
     const r = await startInit(sb, []).done;
     expect(r.code).toBe(7);
     expect(r.stderr).toContain("essential service core stopped for good");
