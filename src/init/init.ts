@@ -168,21 +168,32 @@ export class Init {
     }
   }
 
-  /** Waits for a child; `deadline` (ms since epoch) ends it with SIGKILL to its group. */
-  private async finish(child: Child, deadline: number | undefined, what: string): Promise<number> {
-    if (deadline === undefined) return child.exited;
-    const t = timer(deadline - Date.now());
-    const first = await Promise.race([child.exited, t.promise]);
-    t.cancel();
-    if (first !== "timeout") return first;
-    this.log.warn(`${what} (pid ${child.pid}) still running after its time; sending SIGKILL`);
-    try {
-      libc.kill(-child.pid, SIG.KILL);
-    } catch {}
-    try {
-      libc.kill(child.pid, SIG.KILL);
-    } catch {}
-    return child.exited;
+  /** The moment a child must be gone by: its own cap (ms since epoch, or none), and once a stop
+   *  is requested, the grace time after it; whichever comes first. Recomputed as things change. */
+  private deadline(cap: number | undefined, stopAware: boolean): number {
+    const stop = stopAware && this.stopAt !== undefined ? this.stopAt + this.config.servicesGraceMs : Infinity;
+    return Math.min(cap ?? Infinity, stop);
+  }
+
+  /** Waits for CHILD until its deadline (see deadline()); then SIGKILL to its group. A stop request
+   *  that comes while waiting moves the deadline, so one wait serves scripts and CMD alike. */
+  private async finish(child: Child, cap: number | undefined, what: string, stopAware = false): Promise<number> {
+    for (;;) {
+      const waitingForStop = stopAware && !this.stopRequested;
+      const t = timer(this.deadline(cap, stopAware) - Date.now());
+      const first = await Promise.race([child.exited, t.promise, ...(waitingForStop ? [this.stopped.then(() => "stop" as const)] : [])]);
+      t.cancel();
+      if (first === "stop") continue;
+      if (first !== "timeout") return first;
+      this.log.warn(`${what} (pid ${child.pid}) still running after its time; sending SIGKILL`);
+      try {
+        libc.kill(-child.pid, SIG.KILL);
+      } catch {}
+      try {
+        libc.kill(child.pid, SIG.KILL);
+      } catch {}
+      return child.exited;
+    }
   }
 
   /** One script in its own session; a stop request forwards to it and bounds it by the grace time. */
@@ -191,17 +202,8 @@ export class Init {
     if (typeof child === "number") return child;
     this.targets.add(child.pid);
     try {
-      const deadline = maxMs === undefined ? undefined : Date.now() + maxMs;
-      let status: number;
-      if (stopAware && !this.stopRequested) {
-        const t = deadline === undefined ? undefined : timer(deadline - Date.now());
-        const first = await Promise.race([child.exited, this.stopped.then(() => "stop" as const), ...(t ? [t.promise] : [])]);
-        t?.cancel();
-        if (first === "stop") status = await this.finish(child, Math.min(deadline ?? Infinity, this.stopAt! + this.config.servicesGraceMs), path);
-        else if (first === "timeout") status = await this.finish(child, 0, path);
-        else status = first;
-      } else status = await this.finish(child, deadline, path);
-      return libc.shellStatus(status);
+      const cap = maxMs === undefined ? undefined : Date.now() + maxMs;
+      return libc.shellStatus(await this.finish(child, cap, path, stopAware));
     } finally {
       this.targets.delete(child.pid);
     }
