@@ -49,6 +49,8 @@ const SYMBOLS = {
   symlinkat: { args: [P, i32, P], returns: i32 },
   renameat: { args: [i32, P, i32, P], returns: i32 },
   readlinkat: { args: [i32, P, P, u64], returns: FFIType.i64 },
+  flock: { args: [i32, i32], returns: i32 },
+  clock_gettime: { args: [i32, P], returns: i32 },
 } as const;
 
 // Opened on first use: bun:ffi compiles a trampoline per symbol, which would cost every
@@ -258,6 +260,26 @@ export function setCloexec(fd: number, on: boolean): void {
   const next = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
   if (next !== flags) check("fcntl(F_SETFD)", libc.fcntl(fd, F_SETFD, BigInt(next)));
 }
+const CLOCK_REALTIME = 0;
+const timespec = new BigInt64Array(2);
+/** The wall clock to the nanosecond (Date.now() has milliseconds only; performance.now() does
+ *  not follow a clock that is set). */
+export function realtime(): { sec: number; nsec: number } {
+  check("clock_gettime", libc.clock_gettime(CLOCK_REALTIME, ptr(timespec)));
+  return { sec: Number(timespec[0]), nsec: Number(timespec[1]) };
+}
+
+const LOCK_EX = 2, LOCK_NB = 4;
+/** flock(LOCK_EX|LOCK_NB): false when another open file description holds the lock. */
+export function tryLockExclusive(fd: number): boolean {
+  for (;;) {
+    if (libc.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+    const e = errno();
+    if (e === EAGAIN) return false;
+    if (e !== EINTR) throw new SysError("flock", e);
+  }
+}
+
 export function getCloexec(fd: number): boolean {
   return (check("fcntl(F_GETFD)", libc.fcntl(fd, F_GETFD, 0n)) & FD_CLOEXEC) !== 0;
 }
