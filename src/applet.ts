@@ -111,7 +111,8 @@ export async function runApplet(name: string, applet: AppletDef<any>, argv: stri
   if (applet.exec && operand >= 0) rawArgs = [...argv.slice(0, operand), "--", ...argv.slice(operand)];
   if (applet.ownOptions) rawArgs = ["--", ...argv];
   try {
-    checkOptions(argv, args, Boolean(applet.exec));
+    // An applet that parses its own options checks them itself.
+    if (!applet.ownOptions) checkOptions(argv, args, Boolean(applet.exec));
     const { result } = await runCommand(applet, { rawArgs, data: { name, log } satisfies RunContext });
     return typeof result === "number" ? result : 0;
   } catch (error) {
