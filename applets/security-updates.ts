@@ -16,6 +16,8 @@
 //               (apt: a simulated upgrade; dnf/yum: `check-update --security`, FROM from `rpm -qa`;
 //               apk: `upgrade --simulate`); the package manager's own output goes to stderr then.
 //   At the end, a summary line of what was upgraded (from the package database before and after).
+//   TERM/INT: passed on to the package manager's whole process group, which gets 5 s to stop
+//     (then KILL); then the temporary lists go and security-updates exits 128+N.
 //   --root DIR  work on the system under DIR (an image's rootfs) through `chroot DIR`, so that system's
 //               own package manager, config and paths are used. Needs root, and whatever that package
 //               manager needs inside DIR (/dev nodes; /etc/resolv.conf for network sources).
@@ -23,13 +25,16 @@
 //               file: URIs on the host, and needs a host that has apt at all.
 // env:   the package manager runs with DEBIAN_FRONTEND=noninteractive and stdin closed.
 // exit:  0 done (or nothing to do) · the package manager's own code when it fails · 1 no security
-//        source, or an unknown distribution · 2 usage
+//        source, or an unknown distribution · 2 usage · 128+N stopped by signal N (TERM, INT)
 // see also: clean (run it after this in the same RUN line), DESIGN.md §1.
-import { chmodSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { fchmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
-import { familyOf, pathInRoot, programInRoot, readOsRelease, resolveRoot, runPackageTool, toolFailed, type OsRelease } from "../src/distro.ts";
+import { familyOf, forwardStopSignals, pathInRoot, programInRoot, readOsRelease, resolveRoot, runPackageTool, throwIfStopped, toolFailed, type OsRelease } from "../src/distro.ts";
 import type { Logger } from "../src/log.ts";
+import { closeFd, createFileAt, errnoOf, listDir, mkdirAt, openDirAt, openDirPath, removeTreeAt, withDirAt } from "../src/sys/dirfd.ts";
+import { EEXIST } from "../src/sys/libc.ts";
 
 /** One apt source: enough to write it back, in the format it came in. */
 export interface AptSource {
@@ -183,6 +188,81 @@ function summarize(before: Map<string, string> | undefined, after: Map<string, s
   log.info(`${done.length} package(s) upgraded ${what}${done.length ? ": " + done.map((u) => `${u.name} ${u.from} -> ${u.to}`).join(", ") : ""}`);
 }
 
+/** security-updates' own directory under ROOT/tmp, held open by fd from creation to removal. */
+class TempDir {
+  private constructor(
+    private readonly tmpFd: number,
+    private readonly fd: number,
+    readonly name: string,
+  ) {}
+
+  /** The directory's path as the chrooted package manager sees it. */
+  get inRoot(): string {
+    return `/tmp/${this.name}`;
+  }
+
+  static make(root: string): TempDir {
+    const rootFd = openDirPath(root);
+    let tmpFd: number;
+    try {
+      tmpFd = openDirAt(rootFd, "tmp");
+    } catch {
+      throw new AppletError(`${join(root, "tmp")} is not a directory; security-updates needs it for its temporary apt lists`);
+    } finally {
+      closeFd(rootFd);
+    }
+    for (;;) {
+      const name = `keel-security-updates.${randomBytes(6).toString("hex")}`;
+      try {
+        // 0700 until it is ours for sure, then opened for apt's _apt user.
+        mkdirAt(tmpFd, name, 0o700);
+      } catch (e) {
+        if (errnoOf(e) === EEXIST) continue;
+        closeFd(tmpFd);
+        throw e;
+      }
+      const fd = openDirAt(tmpFd, name);
+      fchmodSync(fd, 0o755);
+      return new TempDir(tmpFd, fd, name);
+    }
+  }
+
+  private within<T>(rel: string, fn: (dirFd: number, name: string) => T): T {
+    const parts = rel.split("/");
+    const name = parts.pop()!;
+    const go = (fd: number, rest: string[]): T => (rest.length === 0 ? fn(fd, name) : withDirAt(fd, rest[0]!, (sub) => go(sub, rest.slice(1))));
+    return go(this.fd, parts);
+  }
+
+  mkdir(...rels: string[]): void {
+    for (const rel of rels) this.within(rel, (fd, name) => mkdirAt(fd, name, 0o755));
+  }
+
+  write(rel: string, text: string): void {
+    this.within(rel, (dirFd, name) => {
+      const fd = createFileAt(dirFd, name, 0o644);
+      try {
+        writeFileSync(fd, text);
+      } finally {
+        closeFd(fd);
+      }
+    });
+  }
+
+  list(rel: string): string[] {
+    return this.within(rel, (fd, name) => withDirAt(fd, name, (dir) => listDir(dir).map((n) => n.toString("utf8"))));
+  }
+
+  remove(): void {
+    closeFd(this.fd);
+    try {
+      if (!removeTreeAt(this.tmpFd, this.name)) throw new AppletError(`/tmp/${this.name} in the root holds a mount; remove it by hand`);
+    } finally {
+      closeFd(this.tmpFd);
+    }
+  }
+}
+
 async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addSecuritySource: boolean }, log: Logger): Promise<number> {
   const sources = readSources(root);
   const { list, deb822 } = securityEntries(sources);
@@ -198,25 +278,17 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
   for (const entry of [...list, ...deb822]) log.info(`security source: ${entry.replace(/\n/g, " | ")}`);
 
   // A private sources list, lists dir and download dir inside the root (apt runs chrooted and
-  // must see them), so nothing under /etc/apt, /var/lib/apt or /var/cache/apt changes.
-  const tmpRoot = join(root, "tmp");
-  if (!lstatSync(tmpRoot, { throwIfNoEntry: false })?.isDirectory())
-    throw new AppletError(`${tmpRoot} is not a directory; security-updates needs it for its temporary apt lists`);
-  const tmp = mkdtempSync(join(tmpRoot, "keel-security-updates."));
-  const removeTmp = () => rmSync(tmp, { recursive: true, force: true });
-  const onSignal = (signal: NodeJS.Signals) => {
-    removeTmp();
-    process.exit(signal === "SIGINT" ? 130 : 143);
-  };
-  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
+  // must see them), so nothing under /etc/apt, /var/lib/apt or /var/cache/apt changes. Made and
+  // removed through directory fds (src/sys/dirfd.ts): whatever a user of the image does to its
+  // /tmp meanwhile, nothing outside our own directory is written or deleted.
+  const tmp = TempDir.make(root);
   try {
     // apt downloads as the unprivileged _apt user: it must be able to reach the dirs.
-    chmodSync(tmp, 0o755);
-    for (const d of ["sources.list.d", "lists/partial", "archives/partial"]) mkdirSync(join(tmp, d), { recursive: true });
-    writeFileSync(join(tmp, "sources.list"), "");
-    if (list.length) writeFileSync(join(tmp, "sources.list.d/security.list"), list.join("\n") + "\n");
-    if (deb822.length) writeFileSync(join(tmp, "sources.list.d/security.sources"), deb822.join("\n\n") + "\n");
-    const inside = "/" + tmp.slice(root === "/" ? 1 : root.length + 1);
+    tmp.mkdir("sources.list.d", "lists", "lists/partial", "archives", "archives/partial");
+    tmp.write("sources.list", "");
+    if (list.length) tmp.write("sources.list.d/security.list", list.join("\n") + "\n");
+    if (deb822.length) tmp.write("sources.list.d/security.sources", deb822.join("\n\n") + "\n");
+    const inside = tmp.inRoot;
     const opts = [
       `-oDir::Etc::SourceList=${inside}/sources.list`,
       `-oDir::Etc::SourceParts=${inside}/sources.list.d`,
@@ -229,7 +301,7 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
     const out = args.dryRun ? 2 : 1;
     const update = await runPackageTool(root, ["apt-get", ...opts, "update"], { out });
     if (update.code !== 0) throw toolFailed("apt-get update", update.code);
-    if (!readdirSync(join(tmp, "lists")).some((f) => f.endsWith("_Packages") || f.includes("_Packages.")))
+    if (!tmp.list("lists").some((f) => f.endsWith("_Packages") || f.includes("_Packages.")))
       throw new AppletError("apt-get update fetched no package index from the security sources; check them and the network (see apt's messages above)");
 
     // Parsed below: the untranslated "Inst" lines.
@@ -249,8 +321,7 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
     summarize(before, installedPackages(root), log, "from the security sources");
     return 0;
   } finally {
-    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
-    removeTmp();
+    tmp.remove();
   }
 }
 
@@ -340,18 +411,22 @@ export default defineApplet({
     const root = resolveRoot(args.root);
     const os = readOsRelease(root);
     const dryRun = Boolean(args["dry-run"]);
-    switch (familyOf(os)) {
-      case "debian":
-        return debian(root, os, { dryRun, addSecuritySource: Boolean(args["add-security-source"]) }, log);
-      case "rhel":
-        return rhel(root, dryRun, log);
-      case "alpine":
-        return alpine(root, dryRun, log);
-      default:
-        throw new AppletError(
-          `unsupported distribution ID '${os.id || "(none)"}'${os.like.length ? ` (ID_LIKE ${os.like.join(" ")})` : ""} in ${os.file}; ` +
-            "keel knows debian, ubuntu, the RHEL family and alpine",
-        );
+    const family = familyOf(os);
+    if (family === undefined)
+      throw new AppletError(
+        `unsupported distribution ID '${os.id || "(none)"}'${os.like.length ? ` (ID_LIKE ${os.like.join(" ")})` : ""} in ${os.file}; ` +
+          "keel knows debian, ubuntu, the RHEL family and alpine",
+      );
+    const stopForwarding = forwardStopSignals();
+    try {
+      const code =
+        family === "debian" ? await debian(root, os, { dryRun, addSecuritySource: Boolean(args["add-security-source"]) }, log)
+        : family === "rhel" ? await rhel(root, dryRun, log)
+        : await alpine(root, dryRun, log);
+      throwIfStopped();
+      return code;
+    } finally {
+      stopForwarding();
     }
   },
 });

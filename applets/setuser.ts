@@ -9,13 +9,16 @@
 // SIGPIPE and SIGXFSZ are back to default; BUN_* variables are not passed on.
 // Order (chpst's): resolve every id, then setgroups -> setgid -> setuid, then prove root cannot
 // be regained (setuid(0) must fail, every thread must hold the new ids, no capabilities), then exec.
+// Not root: only "becoming" yourself works, and PROG still gets exactly USER's groups: any other
+// supplementary group the caller holds (`docker run --group-add 0`) is dropped, which needs
+// CAP_SETGID; without it setuser refuses (exit 1) unless the caller's groups already match.
 // exit:  PROG's own (exec replaces keel) · 127 PROG not found · 126 not executable ·
 //        1 no such user/group, not root, or privileges could not be dropped · 2 usage
 // see also: with-contenv, DESIGN.md §4 (why glibc set*id through FFI).
 import { readdirSync, readFileSync } from "node:fs";
 import { AppletError, defineApplet, UsageError } from "../src/applet.ts";
 import { execProgram } from "../src/sys/exec.ts";
-import { getgid, getuid, geteuid, setgid, setgroups, setuid } from "../src/sys/libc.ts";
+import { getegid, getgid, getgroups, getuid, geteuid, setgid, setgroups, setuid } from "../src/sys/libc.ts";
 import { LookupError, readGroup, readPasswd, resolveTarget, type Target } from "../src/sys/users.ts";
 
 const who = (t: Target) => `${t.name ?? "uid " + t.uid} (uid ${t.uid}, gid ${t.gid})`;
@@ -48,11 +51,31 @@ function proveDropped(t: Target): void {
   }
 }
 
+const sameSet = (a: Set<number>, b: Set<number>) => a.size === b.size && [...a].every((x) => b.has(x));
+
+/** Already the target user, not root: the caller's other supplementary groups must not reach PROG. */
+function keepOnlyTargetGroups(t: Target): void {
+  // The kernel checks the egid and the supplementary list alike: compare them as one set.
+  const want = new Set([t.gid, ...t.groups]);
+  const have = () => new Set([getegid(), ...getgroups()]);
+  if (sameSet(want, have())) return;
+  try {
+    setgroups(t.groups);
+  } catch {
+    throw new AppletError(
+      `running as ${who(t)}, not root, with supplementary groups ${[...have()].sort((a, b) => a - b).join(",")} where that user has ${[...want].sort((a, b) => a - b).join(",")}; ` +
+        "dropping them needs CAP_SETGID: run setuser as root, or start it without the extra groups",
+    );
+  }
+  if (!sameSet(want, have())) throw new AppletError(`the supplementary groups could not be set to ${t.groups.join(",")}; refusing to run the program`);
+}
+
 function become(t: Target): void {
   if (geteuid() !== 0) {
     // Without root nothing can change; running as someone else by accident would be worse.
-    if (t.uid === getuid() && t.gid === getgid()) return;
-    throw new AppletError(`running as uid ${getuid()} (gid ${getgid()}), not root, so cannot become ${who(t)}; run setuser as root, or leave it out when already that user`);
+    if (t.uid !== getuid() || t.gid !== getgid())
+      throw new AppletError(`running as uid ${getuid()} (gid ${getgid()}), not root, so cannot become ${who(t)}; run setuser as root, or leave it out when already that user`);
+    return keepOnlyTargetGroups(t);
   }
   // While still root: supplementary groups first (root's own must not leak to PROG), then the
   // gid (needs root), and the uid last, since after it nothing else may change.
@@ -63,7 +86,10 @@ function become(t: Target): void {
 }
 
 export default defineApplet({
-  meta: { name: "setuser", description: "run a program as another user" },
+  meta: {
+    name: "setuser",
+    description: "run a program as another user, with exactly that user's groups (not root: only as yourself; extra groups are dropped with CAP_SETGID, else refused)",
+  },
   exec: true,
   // Declared for --help only (required: false): run() reads args._ and says what is missing.
   args: {

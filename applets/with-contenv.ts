@@ -6,9 +6,11 @@
 //                                              or one value (a line; a JSON string with --json)
 // Like s6-overlay's (s6-envdir): each saved variable is set, overriding the caller's; the caller's
 // other variables stay (so `FOO=1 with-contenv cmd` keeps FOO, and PATH when the store has none).
-// Found at (first that is a directory): $KEEL_RUNTIME_DIR/env (default /run/keel/env),
+// Found at (first that is a trusted directory): $KEEL_RUNTIME_DIR/env (default /run/keel/env),
 // $XDG_RUNTIME_DIR/keel/env, /tmp/keel-$UID/env, /run/s6/container_environment,
-// /etc/container_environment. None: PROG runs with the caller's environment unchanged.
+// /etc/container_environment. Trusted: it and the dir holding it are real dirs owned by us or
+// root, writable by no group or other (a link must lead to such a dir); others are skipped with
+// a warning (src/runtime.ts storeDirProblem). None: PROG runs with the caller's environment.
 // Linux passes at most 128 KiB per variable to a program (MAX_ARG_STRLEN). A bigger value still
 // reaches a shell run as `SHELL SCRIPT ARGS` (the shebang form) or `SHELL -c CMD ARGS`: it goes
 // through in pieces and the shell joins them into a plain (unexported) variable before the
@@ -94,7 +96,7 @@ export default defineApplet({
   run({ args, data }) {
     const { log } = data as RunContext;
     const operands = args._ as string[];
-    const store = findStore();
+    const store = findStore(process.env, "/", (m) => log.warn(m));
     if (args.print) {
       if (operands.length > 1) throw new UsageError("--print takes at most one NAME");
       if (!store) throw new AppletError(`no saved container environment in ${storeCandidates().join(", ")}; keel init saves it at boot`);

@@ -7,6 +7,9 @@ import { createLogger, settingsProblems, type Logger } from "./log.ts";
 export interface AppletDef<T extends ArgsDef = ArgsDef> extends CommandDef<T> {
   /** Stops option parsing at the first operand: everything after it belongs to the child. */
   exec?: boolean;
+  /** The applet parses its own options from `args._` (runit-style clusters such as `-tt` or
+   *  `-r_`, which citty miscounts or rejects); citty sees every argument as an operand. */
+  ownOptions?: boolean;
 }
 
 export function defineApplet<const T extends ArgsDef = ArgsDef>(def: AppletDef<T>): AppletDef<T> {
@@ -106,8 +109,10 @@ export async function runApplet(name: string, applet: AppletDef<any>, argv: stri
   }
   for (const problem of settingsProblems()) log.warn(problem);
   if (applet.exec && operand >= 0) rawArgs = [...argv.slice(0, operand), "--", ...argv.slice(operand)];
+  if (applet.ownOptions) rawArgs = ["--", ...argv];
   try {
-    checkOptions(argv, args, Boolean(applet.exec));
+    // An applet that parses its own options checks them itself.
+    if (!applet.ownOptions) checkOptions(argv, args, Boolean(applet.exec));
     const { result } = await runCommand(applet, { rawArgs, data: { name, log } satisfies RunContext });
     return typeof result === "number" ? result : 0;
   } catch (error) {

@@ -5,6 +5,7 @@ import { lstatSync, readFileSync, readlinkSync, statSync, writeSync } from "node
 import { dirname, join, resolve } from "pathe";
 import { AppletError, UsageError } from "./applet.ts";
 import { childEnv, findProgram, isExecutable } from "./sys/exec.ts";
+import { kill } from "./sys/libc.ts";
 
 /** `--root` as given -> an absolute directory. Only a missing option means `/`: an empty value
  *  (an unset `$ROOT` in a script) is refused rather than quietly turned into the host's root. */
@@ -146,29 +147,85 @@ export interface Ran {
   stdout: string;
 }
 
+/** How long a package manager gets to stop after TERM/INT before it is killed. */
+export const STOP_GRACE_MS = 5000;
+const SIGNUM = { SIGINT: 2, SIGTERM: 15 } as const;
+const SIGKILL = 9;
+
+/** The package manager running now (its own process group), and the stop signal received. */
+let running: number | undefined;
+let stopSignal: number | undefined;
+let killTimer: ReturnType<typeof setTimeout> | undefined;
+
+const killGroup = (pgid: number, sig: number) => {
+  try {
+    kill(-pgid, sig);
+  } catch {}
+};
+
+/**
+ * TERM and INT no longer kill keel outright, which left the package manager running orphaned
+ * in the root with its temporary lists deleted under it: the signal goes to the package
+ * manager's whole process group, which gets STOP_GRACE_MS to finish (then KILL); the caller's
+ * cleanup runs once it is gone, and the applet exits 128+N (runPackageTool throws Stopped).
+ */
+export function forwardStopSignals(): () => void {
+  const handler = (name: keyof typeof SIGNUM) => {
+    stopSignal ??= SIGNUM[name];
+    if (running === undefined) return;
+    const pgid = running;
+    killGroup(pgid, SIGNUM[name]);
+    killTimer ??= setTimeout(() => killGroup(pgid, SIGKILL), STOP_GRACE_MS);
+  };
+  const onInt = () => handler("SIGINT"), onTerm = () => handler("SIGTERM");
+  process.on("SIGINT", onInt).on("SIGTERM", onTerm);
+  return () => void process.off("SIGINT", onInt).off("SIGTERM", onTerm);
+}
+
+/** A stop signal arrived: exit 128+N once the cleanup is done. */
+export class Stopped extends AppletError {}
+export function throwIfStopped(): void {
+  if (stopSignal !== undefined)
+    throw new Stopped(`stopped by signal ${stopSignal}; the package manager was stopped and the temporary files removed`, 128 + stopSignal);
+}
+
 /** Runs a package manager in ROOT. Its stderr streams through; its stdout streams to OUT (1, or 2
  *  when our stdout is reserved for a listing), and with `collect` is also returned for parsing
- *  (`quiet`: returned only). */
+ *  (`quiet`: returned only). It runs in its own process group, so a stop signal reaches all of
+ *  it (dpkg, maintainer scripts), and nothing of it outlives a stop. */
 export async function runPackageTool(
   root: string,
   argv: string[],
   o: { out?: 1 | 2; collect?: boolean; quiet?: boolean; env?: Record<string, string> } = {},
 ): Promise<Ran> {
+  throwIfStopped();
   const out = o.out ?? 1;
   const proc = Bun.spawn(inRoot(root, argv), {
     env: packageEnv(o.env),
     stdin: "ignore",
     stdout: o.collect ? "pipe" : out === 2 ? 2 : "inherit",
     stderr: "inherit",
+    detached: true,
   });
-  const chunks: Uint8Array[] = [];
-  if (o.collect)
-    for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
-      chunks.push(chunk);
-      if (!o.quiet) writeAll(out, chunk);
-    }
-  // Bun resolves a killed child as 128+N already.
-  return { code: await proc.exited, stdout: Buffer.concat(chunks).toString("utf8") };
+  running = proc.pid;
+  try {
+    const chunks: Uint8Array[] = [];
+    if (o.collect)
+      for await (const chunk of proc.stdout as ReadableStream<Uint8Array>) {
+        chunks.push(chunk);
+        if (!o.quiet) writeAll(out, chunk);
+      }
+    // Bun resolves a killed child as 128+N already.
+    const code = await proc.exited;
+    return { code, stdout: Buffer.concat(chunks).toString("utf8") };
+  } finally {
+    running = undefined;
+    clearTimeout(killTimer);
+    killTimer = undefined;
+    // What it left behind in its group (a `sleep` of a script, a stuck helper) goes with it.
+    if (stopSignal !== undefined) killGroup(proc.pid, SIGKILL);
+    throwIfStopped();
+  }
 }
 
 function writeAll(fd: number, data: Uint8Array): void {

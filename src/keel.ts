@@ -1,9 +1,9 @@
 // The multiplexer's own command: `keel --list | --version | --help | install [--root DIR] [--force]`.
 import { defineCommand } from "citty";
-import { lstatSync, mkdirSync, readlinkSync, renameSync, symlinkSync, unlinkSync } from "node:fs";
-import { dirname, join, relative, resolve } from "pathe";
+import { basename, dirname, join, relative, resolve } from "pathe";
 import { AppletError, defineApplet, runApplet, type RunContext } from "./applet.ts";
 import { applets } from "./applets.ts";
+import { closeFd, InRootError, isLink, openDirPath, readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, withDirInRoot } from "./sys/dirfd.ts";
 
 declare const KEEL_VERSION: string | undefined;
 declare const KEEL_COMMIT: string | undefined;
@@ -22,39 +22,53 @@ export function linkTarget(binary: string, root: string): string {
 
 export type LinkResult = "created" | "kept" | "replaced";
 
-/** One link, atomically (a new link renamed over the old), never over a foreign file without force. */
-export function installLink(path: string, target: string, force: boolean): LinkResult {
-  let existing: string | undefined | null = null;
+/**
+ * The link LINK (an absolute path as seen inside ROOT) -> TARGET, atomically (a new link renamed
+ * over the old), never over a foreign file without force. Every directory on the way is resolved
+ * inside ROOT (withDirInRoot): an image's `/sbin -> /somewhere` link can never make keel write
+ * on the build host.
+ */
+export function installLink(root: string, link: string, target: string, force: boolean): LinkResult {
+  const rootFd = openDirPath(root);
   try {
-    const st = lstatSync(path);
-    existing = st.isSymbolicLink() ? readlinkSync(path) : undefined;
-  } catch {}
-  if (existing === target) return "kept";
-  if (existing !== null && !force)
-    throw new AppletError(`${path} exists and is ${existing === undefined ? "not a link" : `a link to ${existing}`}; remove it or pass --force`);
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.keel-new-${process.pid}`;
-  try {
-    unlinkSync(tmp);
-  } catch {}
-  symlinkSync(target, tmp);
-  renameSync(tmp, path);
-  return existing === null ? "created" : "replaced";
+    return withDirInRoot(rootFd, dirname(link), true, (dir) => {
+      const name = basename(link);
+      const shown = join(root, link);
+      const st = statAt(dir, name);
+      const existing = st === undefined ? null : isLink(st) ? readlinkAt(dir, name).toString("utf8") : undefined;
+      if (existing === target) return "kept";
+      if (existing !== null && !force)
+        throw new AppletError(`${shown} exists and is ${existing === undefined ? "not a link" : `a link to ${existing}`}; remove it or pass --force`);
+      const tmp = `${name}.keel-new-${process.pid}`;
+      try {
+        unlinkAt(dir, tmp);
+      } catch {}
+      symlinkAt(target, dir, tmp);
+      renameAt(dir, tmp, name);
+      return existing === null ? "created" : "replaced";
+    });
+  } catch (e) {
+    if (e instanceof InRootError) throw new AppletError(`cannot make ${link} in ${root}: ${e.message}; keel never writes outside --root: fix the link or create that directory in the image`);
+    throw e;
+  } finally {
+    closeFd(rootFd);
+  }
 }
 
 const install = defineApplet({
-  meta: { name: "install", description: "create every applet's link (idempotent)" },
+  meta: { name: "install", description: "create every applet's link (idempotent); links in --root are followed inside it, never out" },
   args: {
     root: { type: "string", description: "install below this directory", default: "/" },
     force: { type: "boolean", description: "replace files and foreign links at the link paths" },
   },
   run({ args, data }) {
     const { log } = data as RunContext;
-    const target = linkTarget(process.execPath, args.root);
+    const root = resolve(args.root);
+    const target = linkTarget(process.execPath, root);
     let made = 0;
     for (const [name, entry] of Object.entries(applets))
       for (const link of entry.links) {
-        const result = installLink(join(args.root, link), target, Boolean(args.force));
+        const result = installLink(root, link, target, Boolean(args.force));
         if (result !== "kept") made++;
         log.debug(`${name}: ${link} ${result}`);
       }

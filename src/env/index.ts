@@ -1,8 +1,7 @@
 // The container environment store (DESIGN §2 stage 3): what init saves at boot and what
 // with-contenv, setuser's callers and service scripts read back.
-import { statSync } from "node:fs";
 import { join } from "pathe";
-import { runtimeDirCandidates } from "../runtime.ts";
+import { runtimeDirCandidates, storeDirProblem } from "../runtime.ts";
 
 export { decodeEnvFile, encodeEnvFile, exportLine, formatEnvJson, formatEnvSh, isShellName, newEnv, shellQuote, validateName, type EnvMap } from "./names.ts";
 export { EnvFileError, parseDotenv, parseJsonEnv, readContainerEnvFiles, readEnvDir } from "./read.ts";
@@ -18,18 +17,16 @@ export function storeCandidates(env: Record<string, string | undefined> = proces
 }
 
 /**
- * The envdir with-contenv reads: the first candidate that is a directory (links followed), or
- * that this user may not look into, so the reader reports "permission denied" instead of
- * silently running with another environment.
+ * The envdir with-contenv reads: the first candidate that is a directory it may trust (see
+ * storeDirProblem: a store someone else could have planted is skipped, and WARN says which and
+ * why), or that this user may not look into, so the reader reports "permission denied" instead
+ * of silently running with another environment.
  */
-export function findStore(env: Record<string, string | undefined> = process.env, root = "/"): string | undefined {
-  return storeCandidates(env, root).find(isStoreDir);
-}
-
-function isStoreDir(path: string): boolean {
-  try {
-    return statSync(path).isDirectory();
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EACCES";
+export function findStore(env: Record<string, string | undefined> = process.env, root = "/", warn: (message: string) => void = () => {}): string | undefined {
+  for (const path of storeCandidates(env, root)) {
+    const problem = storeDirProblem(path);
+    if (problem === undefined || problem === "denied") return path;
+    if (problem !== "missing") warn(`skipping the environment store ${path}: ${problem}`);
   }
+  return undefined;
 }

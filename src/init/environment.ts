@@ -6,7 +6,7 @@ import { lstatSync, mkdirSync, readlinkSync, renameSync, statSync, symlinkSync }
 import { join } from "pathe";
 import { newEnv, PHUSION_STORE as PHUSION_DIR, readContainerEnvFiles, readEnvDir, removeStore, S6_STORE, saveStore, validateName, writeEnvDir, writeEnvJson, writeEnvSh, type EnvMap } from "../env/index.ts";
 import type { Logger } from "../log.ts";
-import { runtimeDirCandidates } from "../runtime.ts";
+import { prepareRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
 import { groupId } from "../sys/users.ts";
 
 export interface EnvStage {
@@ -63,7 +63,17 @@ function saveRuntimeStore(stage: EnvStage, runtimeDir: string, env: Record<strin
     const code = (e as NodeJS.ErrnoException).code ?? "";
     const candidates = runtimeDirCandidates(env);
     const at = candidates.indexOf(runtimeDir);
-    const next = at < 0 ? undefined : candidates[at + 1];
+    // The next candidate that passes the same trust checks as init's first choice (a planted
+    // /tmp/keel-$UID is skipped here too).
+    const next = at < 0 ? undefined : candidates.slice(at + 1).find((dir) => {
+      try {
+        prepareRuntimeDir(dir);
+        return true;
+      } catch (err) {
+        log.warn(`cannot use ${dir} for runtime state: ${(err as Error).message}`);
+        return false;
+      }
+    });
     if (!NO_ROOM.has(code) || next === undefined) {
       log.error(`could not save the environment to ${runtimeDir}: ${(e as Error).message}; with-contenv will not see it`);
       return;

@@ -1,11 +1,11 @@
 // init's engine (DESIGN §2): preinit, run.d, environment, startup scripts, CMD, shutdown.
 // The loop is tini's: wait for a signal, forward it, reap everything, stop when CMD is gone;
 // around it, my_init's and s6-overlay's boot and shutdown stages.
-import { accessSync, constants, mkdirSync, openSync } from "node:fs";
+import { openSync } from "node:fs";
 import { join } from "pathe";
 import { isatty } from "node:tty";
 import type { Logger } from "../log.ts";
-import { DEFAULT_RUNTIME_DIR, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
+import { DEFAULT_RUNTIME_DIR, prepareRuntimeDir, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
 import { childEnv, execFailure, findProgram, NotRunnable, tooBigForExec } from "../sys/exec.ts";
 import * as libc from "../sys/libc.ts";
 import type { InitConfig } from "./config.ts";
@@ -118,19 +118,18 @@ export class Init {
     const failures: string[] = [];
     for (const dir of candidates) {
       try {
-        mkdirSync(dir, { recursive: true, mode: 0o755 });
-        accessSync(dir, constants.W_OK);
+        prepareRuntimeDir(dir);
         chosen = dir;
         break;
       } catch (e) {
-        failures.push(`${dir} (${(e as NodeJS.ErrnoException).code ?? e})`);
+        failures.push(`${dir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
     }
     if (!chosen) {
       // A fully read-only container still boots; only the saved environment is missing.
       this.log.warn(`nothing writable for runtime state (tried ${failures.join(", ")}): the environment is not saved for with-contenv; give the container a tmpfs (docker run --tmpfs /run) or set KEEL_RUNTIME_DIR`);
     } else if (chosen !== candidates[0]) {
-      this.log.warn(`cannot write ${failures.join(", ")}; using ${chosen} for runtime state`);
+      this.log.warn(`cannot use ${failures.join(", ")}; using ${chosen} for runtime state`);
       this.env.KEEL_RUNTIME_DIR = chosen;
     }
     this.runtimeDir = chosen;

@@ -42,6 +42,16 @@ const SYMBOLS = {
   signal: { args: [i32, u64], returns: u64 },
   sigprocmask: { args: [i32, P, P], returns: i32 },
   pipe2: { args: [P, i32], returns: i32 },
+  getgroups: { args: [i32, P], returns: i32 },
+  openat: { args: [i32, P, i32, u32], returns: i32 },
+  statx: { args: [i32, P, i32, u32, P], returns: i32 },
+  unlinkat: { args: [i32, P, i32], returns: i32 },
+  mkdirat: { args: [i32, P, u32], returns: i32 },
+  symlinkat: { args: [P, i32, P], returns: i32 },
+  renameat: { args: [i32, P, i32, P], returns: i32 },
+  readlinkat: { args: [i32, P, P, u64], returns: FFIType.i64 },
+  flock: { args: [i32, i32], returns: i32 },
+  clock_gettime: { args: [i32, P], returns: i32 },
 } as const;
 
 // Opened on first use: bun:ffi compiles a trampoline per symbol, which would cost every
@@ -51,17 +61,22 @@ const libc = new Proxy({} as NonNullable<typeof opened>, {
   get: (_, name) => (opened ??= dlopen("libc.so.6", SYMBOLS).symbols)[name as keyof typeof SYMBOLS],
 });
 
+const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 20: "ENOTDIR", 21: "EISDIR", 28: "ENOSPC", 30: "EROFS", 39: "ENOTEMPTY", 40: "ELOOP" };
+
 export class SysError extends Error {
+  /** Node's name for the errno (EPERM, ...), so callers can report and test both alike. */
+  readonly code: string;
   constructor(
     readonly call: string,
     readonly errno: number,
   ) {
     super(`${call}: ${strerror(errno)}`);
+    this.code = ERRNO_NAMES[errno] ?? `errno ${errno}`;
   }
 }
 
 export const ENOENT = 2, EINTR = 4, ECHILD = 10, EAGAIN = 11, EACCES = 13, EPERM = 1, ESRCH = 3,
-  ENOEXEC = 8, ENOTDIR = 20, EISDIR = 21, ENOTTY = 25;
+  ENOEXEC = 8, EEXIST = 17, ENOTDIR = 20, EISDIR = 21, ENOTTY = 25, ENOTEMPTY = 39, ELOOP = 40;
 
 export function errno(): number {
   return read.i32(libc.__errno_location() as Pointer, 0);
@@ -82,8 +97,9 @@ function checkReturned(call: string, rc: number): void {
   if (rc !== 0) throw new SysError(call, rc);
 }
 
-export function cstr(s: string): Buffer {
-  return Buffer.from(s + "\0", "utf8");
+export function cstr(s: string | Uint8Array): Buffer {
+  // A file name from readdir(encoding "buffer") goes through byte for byte.
+  return typeof s === "string" ? Buffer.from(s + "\0", "utf8") : Buffer.concat([s, Buffer.alloc(1)]);
 }
 
 /** A NULL-terminated char*[]; `keep` must stay referenced until the call returns. */
@@ -245,6 +261,26 @@ export function setCloexec(fd: number, on: boolean): void {
   const next = on ? flags | FD_CLOEXEC : flags & ~FD_CLOEXEC;
   if (next !== flags) check("fcntl(F_SETFD)", libc.fcntl(fd, F_SETFD, BigInt(next)));
 }
+const CLOCK_REALTIME = 0;
+const timespec = new BigInt64Array(2);
+/** The wall clock to the nanosecond (Date.now() has milliseconds only; performance.now() does
+ *  not follow a clock that is set). */
+export function realtime(): { sec: number; nsec: number } {
+  check("clock_gettime", libc.clock_gettime(CLOCK_REALTIME, ptr(timespec)));
+  return { sec: Number(timespec[0]), nsec: Number(timespec[1]) };
+}
+
+const LOCK_EX = 2, LOCK_NB = 4;
+/** flock(LOCK_EX|LOCK_NB): false when another open file description holds the lock. */
+export function tryLockExclusive(fd: number): boolean {
+  for (;;) {
+    if (libc.flock(fd, LOCK_EX | LOCK_NB) === 0) return true;
+    const e = errno();
+    if (e === EAGAIN) return false;
+    if (e !== EINTR) throw new SysError("flock", e);
+  }
+}
+
 export function getCloexec(fd: number): boolean {
   return (check("fcntl(F_GETFD)", libc.fcntl(fd, F_GETFD, 0n)) & FD_CLOEXEC) !== 0;
 }
@@ -260,4 +296,73 @@ export function pipe(): [read: number, write: number] {
 export function setNonBlocking(fd: number): void {
   const flags = check("fcntl", libc.fcntl(fd, F_GETFL, 0n));
   check("fcntl", libc.fcntl(fd, F_SETFL, BigInt(flags | O_NONBLOCK)));
+}
+
+/** The caller's supplementary groups. */
+export function getgroups(): number[] {
+  const n = check("getgroups", libc.getgroups(0, null));
+  const list = new Uint32Array(Math.max(n, 1));
+  const got = check("getgroups", libc.getgroups(n, ptr(list)));
+  return [...list.subarray(0, got)];
+}
+
+// *at(): every name is looked up relative to a directory fd (see dirfd.ts for why).
+type Name = string | Uint8Array;
+export const AT_FDCWD = -100, AT_SYMLINK_NOFOLLOW = 0x100, AT_REMOVEDIR = 0x200, AT_EMPTY_PATH = 0x1000;
+
+export function openat(dirfd: number, name: Name, flags: number, mode = 0): number {
+  for (;;) {
+    const rc = libc.openat(dirfd, ptr(cstr(name)), flags, mode);
+    if (rc === -1 && errno() === EINTR) continue;
+    return check("openat", rc);
+  }
+}
+export const unlinkat = (dirfd: number, name: Name, flags: number) => void check("unlinkat", libc.unlinkat(dirfd, ptr(cstr(name)), flags));
+export const mkdirat = (dirfd: number, name: Name, mode: number) => void check("mkdirat", libc.mkdirat(dirfd, ptr(cstr(name)), mode));
+export const symlinkat = (target: Name, dirfd: number, name: Name) => void check("symlinkat", libc.symlinkat(ptr(cstr(target)), dirfd, ptr(cstr(name))));
+export const renameat = (fromFd: number, from: Name, toFd: number, to: Name) =>
+  void check("renameat", libc.renameat(fromFd, ptr(cstr(from)), toFd, ptr(cstr(to))));
+
+/** The target of the link NAME in DIRFD, as bytes. */
+export function readlinkat(dirfd: number, name: Name): Buffer {
+  const buf = Buffer.alloc(4096);
+  const n = Number(libc.readlinkat(dirfd, ptr(cstr(name)), ptr(buf), BigInt(buf.length)));
+  if (n === -1) throw new SysError("readlinkat", errno());
+  return buf.subarray(0, n);
+}
+
+export interface StatX {
+  /** st_mode: type and permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  ino: bigint;
+  size: number;
+  blocks: number;
+  /** major:minor of the filesystem. */
+  dev: string;
+  /** The mount's unique id (STATX_MNT_ID; 0 when the kernel has none): a bind mount of the same
+   *  filesystem keeps st_dev, but not this. */
+  mntId: bigint;
+}
+
+const STATX_BASIC_STATS = 0x7ff, STATX_MNT_ID = 0x1000, AT_STATX_DONT_SYNC = 0x4000;
+const STATX_BYTES = 256;
+/** statx (one layout on every architecture, unlike struct stat); NAME "" with AT_EMPTY_PATH: DIRFD itself. */
+export function statx(dirfd: number, name: Name, flags = AT_SYMLINK_NOFOLLOW): StatX {
+  const buf = Buffer.alloc(STATX_BYTES);
+  check("statx", libc.statx(dirfd, ptr(cstr(name)), flags | AT_STATX_DONT_SYNC, STATX_BASIC_STATS | STATX_MNT_ID, ptr(buf)));
+  const mask = buf.readUInt32LE(0);
+  return {
+    nlink: buf.readUInt32LE(16),
+    uid: buf.readUInt32LE(20),
+    gid: buf.readUInt32LE(24),
+    mode: buf.readUInt16LE(28),
+    ino: buf.readBigUInt64LE(32),
+    size: Number(buf.readBigUInt64LE(40)),
+    blocks: Number(buf.readBigUInt64LE(48)),
+    dev: `${buf.readUInt32LE(136)}:${buf.readUInt32LE(140)}`,
+    mntId: mask & STATX_MNT_ID ? buf.readBigUInt64LE(144) : 0n,
+  };
 }

@@ -197,7 +197,7 @@ describe("the runtime dir: full, or relative", () => {
   test("a full /run/keel (ENOSPC): init says so, saves in the next candidate, and with-contenv reads that store", async () => {
     const sb = new Sandbox();
     // A 16 KiB tmpfs over /run/keel, filled up, then init as PID 1 (exec keeps the pid).
-    sb.script("/opt/boot", `mkdir -p /run/keel && mount -t tmpfs -o size=16k tmpfs /run/keel
+    sb.script("/opt/boot", `mkdir -p /run/keel && mount -t tmpfs -o size=16k,mode=0755 tmpfs /run/keel
 dd if=/dev/zero of=/run/keel/fill bs=1k 2>/dev/null
 exec "${BINARY}" init -- /opt/cmd`);
     // As `docker exec` would: nothing inherited from init, so with-contenv finds the store itself.

@@ -35,16 +35,16 @@ describe("links", () => {
   test("created, then kept; a foreign file is refused without force and replaced with it", () => {
     const dir = tempDir("unit");
     const link = join(dir, "sbin/init");
-    expect(installLink(link, "/usr/bin/keel", false)).toBe("created");
+    expect(installLink(dir, "/sbin/init", "/usr/bin/keel", false)).toBe("created");
     expect(readlinkSync(link)).toBe("/usr/bin/keel");
-    expect(installLink(link, "/usr/bin/keel", false)).toBe("kept");
+    expect(installLink(dir, "/sbin/init", "/usr/bin/keel", false)).toBe("kept");
     const foreign = join(dir, "foreign");
     writeFileSync(foreign, "data");
-    expect(() => installLink(foreign, "/usr/bin/keel", false)).toThrow(AppletError);
+    expect(() => installLink(dir, "/foreign", "/usr/bin/keel", false)).toThrow(AppletError);
     expect(lstatSync(foreign).isFile()).toBe(true);
     symlinkSync("/bin/busybox", join(dir, "other"));
-    expect(() => installLink(join(dir, "other"), "/usr/bin/keel", false)).toThrow(/a link to \/bin\/busybox/);
-    expect(installLink(foreign, "/usr/bin/keel", true)).toBe("replaced");
+    expect(() => installLink(dir, "/other", "/usr/bin/keel", false)).toThrow(/a link to \/bin\/busybox/);
+    expect(installLink(dir, "/foreign", "/usr/bin/keel", true)).toBe("replaced");
     expect(readlinkSync(foreign)).toBe("/usr/bin/keel");
   });
 });
