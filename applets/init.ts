@@ -5,23 +5,27 @@
 //   stages: run.d (/run.d/*.sh, /etc/keel/run.d/*; exit 99 = stop cleanly) -> environment
 //   (/etc/container_environment, /container/environment, /etc/keel/environment; docker run -e wins;
 //   saved to $KEEL_RUNTIME_DIR/env, env.sh, env.json) -> startup scripts (/etc/cont-init.d,
-//   /etc/my_init.d, /etc/rc.local) -> CMD -> shutdown (/etc/my_init.pre_shutdown.d, CMD gets the
-//   grace time then SIGKILL, /etc/cont-finish.d, /etc/my_init.post_shutdown.d, every remaining
-//   process TERM -> grace -> KILL, sync).
+//   /etc/my_init.d, /etc/rc.local) -> services (/etc/service, /etc/services.d, /container/services;
+//   osixia startup.sh first) -> CMD -> shutdown (/etc/my_init.pre_shutdown.d, CMD gets the grace
+//   time then SIGKILL, services in reverse dependency order, loggers last, /etc/cont-finish.d,
+//   /etc/my_init.post_shutdown.d, every remaining process TERM -> grace -> KILL, sync).
 // signals: TERM, INT, QUIT stop the container (forwarded to CMD first); HUP, USR1, USR2, WINCH,
-//   CONT are forwarded to CMD's process group. SIGPWR cannot be handled under Bun.
+//   CONT are forwarded to CMD's process group (no CMD: every service's). SIGPWR cannot be handled under Bun.
 // env: KEEL_SERVICES_GRACETIME (ms, 3000; S6_SERVICES_GRACETIME, KILL_PROCESS_TIMEOUT in s),
 //   KEEL_KILL_GRACETIME (ms, 3000; S6_KILL_GRACETIME, KILL_ALL_PROCESSES_TIMEOUT in s),
 //   KEEL_KILL_FINISH_MAXTIME (ms, 5000; S6_KILL_FINISH_MAXTIME), KEEL_BEHAVIOUR_IF_STAGE2_FAILS
 //   (S6_BEHAVIOUR_IF_STAGE2_FAILS: 0 go on, 1 go on and warn, 2 stop; default 2),
-//   KEEL_RUNTIME_DIR (/run/keel; a relative path is ignored with a warning; read-only, unwritable
-//   or full -> $XDG_RUNTIME_DIR/keel, /tmp/keel-$UID), KEEL_LOG_LEVEL, KEEL_LOG_FORMAT (a bad value
-//   warns and info/console is used). Grace times have no upper limit (30 days is waited for).
-// exit: CMD's code (128+N if killed by signal N; 126/127 if it cannot run) · else the failing
-//   stage's code · else 0 (a requested stop, or run.d's 99) · 1 if init itself failed · 2 usage
-//   (an unknown option, or one without its value).
-// services: supervision of /etc/service, /etc/services.d, /container/services is not in this build;
-//   init says so at boot when such directories exist (--skip-runit / --skip-services silence it).
+//   KEEL_CMD_WAIT_FOR_SERVICES=1 (S6_CMD_WAIT_FOR_SERVICES), KEEL_LOG_PREFIX=1 ([NAME] before each
+//   service line), KEEL_RUNTIME_DIR (/run/keel, holds control.sock for `sv`; a relative path is
+//   ignored with a warning; read-only, unwritable or full -> $XDG_RUNTIME_DIR/keel, /tmp/keel-$UID),
+//   KEEL_LOG_LEVEL, KEEL_LOG_FORMAT (a bad value warns and info/console is used). Grace times have
+//   no upper limit (30 days is waited for).
+// exit: an essential service's code when it stopped the container · CMD's code (128+N if killed
+//   by signal N; 126/127 if it cannot run) · else the failing stage's code · else 0 (a requested
+//   stop, or run.d's 99) · 1 if init itself failed · 2 usage (an unknown option, or one without
+//   its value).
+// services: see README "Services"; --skip-runit / --skip-services leave them alone, --no-restart
+//   keeps an exited service down.
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
 //   own descendants.
 import { defineApplet, UsageError, type RunContext } from "../src/applet.ts";
@@ -36,6 +40,7 @@ export default defineApplet({
     "skip-startup-files": { type: "boolean", description: "skip /etc/cont-init.d, /etc/my_init.d and /etc/rc.local" },
     "skip-runit": { type: "boolean", description: "do not start services (my_init's flag)" },
     "skip-services": { type: "boolean", description: "do not start services" },
+    restart: { type: "boolean", default: true, description: "restart services that exit", negativeDescription: "a service that exits stays down (for debugging)" },
     "kill-all-on-exit": { type: "boolean", default: true, description: "at exit, TERM then KILL every process left", negativeDescription: "leave other processes alone at exit" },
     quiet: { type: "boolean", description: "only warnings and errors (my_init's flag)" },
     "enable-insecure-key": { type: "boolean", description: "my_init's flag for its SSH key; keel has no SSH, so it only warns" },
@@ -64,6 +69,7 @@ export default defineApplet({
       skipStartupFiles: Boolean(args["skip-startup-files"]),
       skipServices: Boolean(args["skip-runit"] || args["skip-services"]),
       killAllOnExit: args["kill-all-on-exit"] !== false,
+      noRestart: args.restart === false,
     });
     init.installSignalHandlers();
     // Signal listeners do not keep Bun alive; this timer does until init decides to exit.

@@ -13,6 +13,7 @@ export const applets: Record<string, AppletEntry> = Object.assign(Object.create(
   log: { load: () => import("../applets/log.ts"), links: ["/usr/bin/log"] },
   "security-updates": { load: () => import("../applets/security-updates.ts"), links: ["/usr/sbin/security-updates"] },
   setuser: { load: () => import("../applets/setuser.ts"), links: ["/sbin/setuser"] },
+  sv: { load: () => import("../applets/sv.ts"), links: ["/usr/bin/sv"] },
   svlogd: { load: () => import("../applets/svlogd.ts"), links: ["/usr/bin/svlogd"] },
   "with-contenv": { load: () => import("../applets/with-contenv.ts"), links: ["/usr/bin/with-contenv"] },
 } satisfies Record<string, AppletEntry>);

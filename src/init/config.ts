@@ -12,6 +12,10 @@ export interface InitConfig {
   /** false: a failing startup script only warns and boot goes on (S6_BEHAVIOUR_IF_STAGE2_FAILS 0/1). */
   stopOnStartupFailure: boolean;
   warnOnStartupFailure: boolean;
+  /** KEEL_CMD_WAIT_FOR_SERVICES=1 (S6_CMD_WAIT_FOR_SERVICES): CMD starts once every service is ready. */
+  cmdWaitsForServices: boolean;
+  /** KEEL_LOG_PREFIX=1: service output lines start with `[NAME] `. */
+  prefixServiceLines: boolean;
 }
 
 type Env = Record<string, string | undefined>;
@@ -48,5 +52,7 @@ export function loadConfig(env: Env, log: Logger): InitConfig {
     finishMaxMs: duration(env, log, ["KEEL_KILL_FINISH_MAXTIME", "S6_KILL_FINISH_MAXTIME"], [], 5000),
     stopOnStartupFailure: behaviour === 2,
     warnOnStartupFailure: behaviour >= 1,
+    cmdWaitsForServices: pick(env, ["KEEL_CMD_WAIT_FOR_SERVICES", "S6_CMD_WAIT_FOR_SERVICES"])?.[1] === "1",
+    prefixServiceLines: env.KEEL_LOG_PREFIX === "1",
   };
 }

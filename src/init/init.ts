@@ -1,7 +1,8 @@
 // init's engine (DESIGN §2): preinit, run.d, environment, startup scripts, CMD, shutdown.
 // The loop is tini's: wait for a signal, forward it, reap everything, stop when CMD is gone;
 // around it, my_init's and s6-overlay's boot and shutdown stages.
-import { readdirSync } from "node:fs";
+import { openSync } from "node:fs";
+import { join } from "pathe";
 import { isatty } from "node:tty";
 import type { Logger } from "../log.ts";
 import { DEFAULT_RUNTIME_DIR, prepareRuntimeDir, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
@@ -13,19 +14,24 @@ import { Reaper, type Child } from "./reaper.ts";
 import { CONT_FINISH, listScripts, POST_SHUTDOWN, PRE_SHUTDOWN, RUN_D, STARTUP, type ScriptSource } from "./scripts.ts";
 import { timer } from "./timer.ts";
 import { importEnvironment, reimportAfterScript, type EnvStage } from "./environment.ts";
+import { CONTROL_SOCKET, serveControl } from "./control.ts";
+import { discoverServices, type Discovery } from "./service-dir.ts";
+import { Supervisor } from "./supervisor.ts";
 
 export interface InitOptions {
   command: string[];
   skipStartupFiles: boolean;
   skipServices: boolean;
   killAllOnExit: boolean;
+  /** --no-restart: a service that exits stays down (debugging). */
+  noRestart?: boolean;
 }
-
-const SERVICE_DIRS = ["/etc/service", "/etc/services.d", "/container/services"];
 
 const SIG = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15, CONT: 18, TTIN: 21, TTOU: 22, WINCH: 28 } as const;
 const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
 const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
+/** Stop signals go to CMD (or the running script); services are stopped in order by the shutdown. */
+const STOP_NUMBERS = new Set<number>([SIG.TERM, SIG.INT, SIG.QUIT]);
 /** run.d's "stop the container cleanly" code (behance). */
 const RUN_D_CLEAN_STOP = 99;
 
@@ -44,6 +50,12 @@ export class Init {
   private resolveStop!: () => void;
   private readonly stopped = new Promise<void>((r) => (this.resolveStop = r));
   private cmd?: { child: Child; status?: number };
+  private services?: Discovery;
+  supervisor?: Supervisor;
+  private control?: { close(): void };
+  /** Set when an essential service stopped the container: its code is the container's. */
+  private essentialCode?: number;
+  private devNull?: number;
 
   constructor(
     private readonly log: Logger,
@@ -69,6 +81,8 @@ export class Init {
   }
 
   private forward(sig: number): void {
+    // With no CMD (and no script running), a forwarded signal is for the services.
+    if (this.targets.size === 0 && !STOP_NUMBERS.has(sig)) this.supervisor?.signalAll(sig);
     for (const pgid of this.targets) {
       try {
         libc.kill(-pgid, sig);
@@ -141,11 +155,11 @@ export class Init {
   }
 
   /** Starts PATH's or an absolute program; on failure logs and returns the shell's code. */
-  private start(argv: string[], session: libc.SpawnOptions["session"]): Child | number {
+  private start(argv: string[], session: libc.SpawnOptions["session"], extra: Pick<libc.SpawnOptions, "cwd" | "dup2"> = {}): Child | number {
     let file: string;
     try {
       file = findProgram(argv[0]!, this.env.PATH);
-      return this.reaper.spawn({ path: file, argv, env: this.childEnvironment(), session });
+      return this.reaper.spawn({ path: file, argv, env: this.childEnvironment(), session, ...extra });
     } catch (e) {
       const err = e instanceof NotRunnable ? e : execFailure(argv[0]!, e);
       this.log.error(err.message);
@@ -153,21 +167,32 @@ export class Init {
     }
   }
 
-  /** Waits for a child; `deadline` (ms since epoch) ends it with SIGKILL to its group. */
-  private async finish(child: Child, deadline: number | undefined, what: string): Promise<number> {
-    if (deadline === undefined) return child.exited;
-    const t = timer(deadline - Date.now());
-    const first = await Promise.race([child.exited, t.promise]);
-    t.cancel();
-    if (first !== "timeout") return first;
-    this.log.warn(`${what} (pid ${child.pid}) still running after its time; sending SIGKILL`);
-    try {
-      libc.kill(-child.pid, SIG.KILL);
-    } catch {}
-    try {
-      libc.kill(child.pid, SIG.KILL);
-    } catch {}
-    return child.exited;
+  /** The moment a child must be gone by: its own cap (ms since epoch, or none), and once a stop
+   *  is requested, the grace time after it; whichever comes first. Recomputed as things change. */
+  private deadline(cap: number | undefined, stopAware: boolean): number {
+    const stop = stopAware && this.stopAt !== undefined ? this.stopAt + this.config.servicesGraceMs : Infinity;
+    return Math.min(cap ?? Infinity, stop);
+  }
+
+  /** Waits for CHILD until its deadline (see deadline()); then SIGKILL to its group. A stop request
+   *  that comes while waiting moves the deadline, so one wait serves scripts and CMD alike. */
+  private async finish(child: Child, cap: number | undefined, what: string, stopAware = false): Promise<number> {
+    for (;;) {
+      const waitingForStop = stopAware && !this.stopRequested;
+      const t = timer(this.deadline(cap, stopAware) - Date.now());
+      const first = await Promise.race([child.exited, t.promise, ...(waitingForStop ? [this.stopped.then(() => "stop" as const)] : [])]);
+      t.cancel();
+      if (first === "stop") continue;
+      if (first !== "timeout") return first;
+      this.log.warn(`${what} (pid ${child.pid}) still running after its time; sending SIGKILL`);
+      try {
+        libc.kill(-child.pid, SIG.KILL);
+      } catch {}
+      try {
+        libc.kill(child.pid, SIG.KILL);
+      } catch {}
+      return child.exited;
+    }
   }
 
   /** One script in its own session; a stop request forwards to it and bounds it by the grace time. */
@@ -176,17 +201,8 @@ export class Init {
     if (typeof child === "number") return child;
     this.targets.add(child.pid);
     try {
-      const deadline = maxMs === undefined ? undefined : Date.now() + maxMs;
-      let status: number;
-      if (stopAware && !this.stopRequested) {
-        const t = deadline === undefined ? undefined : timer(deadline - Date.now());
-        const first = await Promise.race([child.exited, this.stopped.then(() => "stop" as const), ...(t ? [t.promise] : [])]);
-        t?.cancel();
-        if (first === "stop") status = await this.finish(child, Math.min(deadline ?? Infinity, this.stopAt! + this.config.servicesGraceMs), path);
-        else if (first === "timeout") status = await this.finish(child, 0, path);
-        else status = first;
-      } else status = await this.finish(child, deadline, path);
-      return libc.shellStatus(status);
+      const cap = maxMs === undefined ? undefined : Date.now() + maxMs;
+      return libc.shellStatus(await this.finish(child, cap, path, stopAware));
     } finally {
       this.targets.delete(child.pid);
     }
@@ -228,27 +244,60 @@ export class Init {
       this.log.error(`${(e as Error).message}; fix that file (the container stops rather than run without its variables)`);
       return 1;
     }
+    if (!this.options.skipStartupFiles) {
+      const failed = await this.runStage("startup", STARTUP, {
+        onEach: () => reimportAfterScript(this.envStage!, this.env, this.log),
+        onFailure: this.config.stopOnStartupFailure ? "stop" : this.config.warnOnStartupFailure ? "warn" : "ignore",
+      });
+      if (failed !== undefined) {
+        this.log.error(`a startup script failed with exit code ${failed}; services and CMD do not start, the container stops with it`);
+        return failed;
+      }
+    }
+    if (this.options.skipServices) return undefined;
+    this.services = discoverServices();
+    for (const problem of this.services.problems) this.log.warn(problem);
     if (this.options.skipStartupFiles) return undefined;
-    const failed = await this.runStage("startup", STARTUP, {
-      onEach: () => reimportAfterScript(this.envStage!, this.env, this.log),
-      onFailure: this.config.stopOnStartupFailure ? "stop" : this.config.warnOnStartupFailure ? "warn" : "ignore",
-    });
-    if (failed !== undefined) {
-      this.log.error(`a startup script failed with exit code ${failed}; services and CMD do not start, the container stops with it`);
-      return failed;
+    // osixia: each service's startup.sh, smaller .priority first, before any service starts.
+    for (const { path } of this.services.startup) {
+      if (this.stopRequested) throw new Stop();
+      const code = await this.runScript(path);
+      reimportAfterScript(this.envStage!, this.env, this.log);
+      if (this.stopRequested) throw new Stop();
+      if (code !== 0 && this.config.stopOnStartupFailure) {
+        this.log.error(`${path} failed with exit code ${code}; services and CMD do not start, the container stops with it`);
+        return code;
+      }
     }
     return undefined;
   }
 
-  /** Service supervision (stage 5) is not in this build: an image that ships services must hear so. */
-  warnAboutServices(): void {
-    const found: string[] = [];
-    for (const dir of SERVICE_DIRS)
-      try {
-        for (const name of readdirSync(dir)) if (!name.startsWith(".")) found.push(`${dir}/${name}`);
-      } catch {}
-    if (found.length > 0)
-      this.log.warn(`service supervision is not in this keel yet; these will NOT run: ${found.join(", ")} (start them from CMD meanwhile)`);
+  /** Stage 5: every service dir, supervised by init itself; `sv` talks to it on the control socket. */
+  startServices(): void {
+    const defs = this.services?.services ?? [];
+    if (defs.length === 0) return;
+    this.devNull ??= openSync("/dev/null", "r");
+    libc.setCloexec(this.devNull, true);
+    const devNull = this.devNull;
+    this.supervisor = new Supervisor(
+      {
+        log: this.log,
+        // A service reads /dev/null unless it is a logger (its stdin is the pipe, dup2'd after this).
+        spawn: (argv, cwd, dup2) => this.start(argv, "setsid", { cwd, dup2: [[0, devNull], ...dup2] }),
+        graceMs: this.config.servicesGraceMs,
+        restart: !this.options.noRestart,
+        prefixLines: this.config.prefixServiceLines,
+        essentialStopped: (_name, code) => {
+          this.essentialCode ??= code;
+          this.stop(SIG.TERM, "an essential service stopped");
+        },
+      },
+      defs,
+    );
+    this.supervisor.start();
+    // Where the store went (a full dir moves it on), so `sv` finds the socket where with-contenv finds the store.
+    const runtimeDir = this.envStage?.runtimeDir ?? this.runtimeDir;
+    if (runtimeDir) this.control = serveControl(join(runtimeDir, CONTROL_SOCKET), this.supervisor, this.log);
   }
 
   /** Stage 6: CMD until it exits (its code) or a stop is requested (undefined: shutdown stops it). */
@@ -257,6 +306,11 @@ export class Init {
     if (argv.length === 0) {
       await this.stopped;
       return undefined;
+    }
+    if (this.supervisor && this.config.cmdWaitsForServices) {
+      this.log.debug("CMD waits until every service is ready");
+      await Promise.race([this.supervisor.waitAllReady(), this.stopped]);
+      if (this.stopRequested) return undefined;
     }
     const tty = isatty(0);
     const child = this.start(argv, tty ? { pgroup: 0 } : "setsid");
@@ -296,12 +350,14 @@ export class Init {
       code = libc.shellStatus(status);
       this.log.debug(`CMD exited with ${code}`);
     }
+    if (this.supervisor) await this.supervisor.stop();
+    this.control?.close();
     await this.runStage("cont-finish", CONT_FINISH, quick);
     await this.runStage("post-shutdown", POST_SHUTDOWN, quick);
     if (this.options.killAllOnExit) await this.killRemaining();
     this.reaper.reap();
     libc.sync();
-    return code ?? 0;
+    return this.essentialCode ?? code ?? 0;
   }
 
   private async killRemaining(): Promise<void> {
@@ -331,7 +387,7 @@ export class Init {
       this.preinit();
       code = await this.boot();
       if (code === undefined && !this.stopRequested) {
-        if (!this.options.skipServices) this.warnAboutServices();
+        this.startServices();
         code = await this.command();
       }
     } catch (e) {

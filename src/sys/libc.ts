@@ -41,6 +41,7 @@ const SYMBOLS = {
   fcntl: { args: [i32, i32, u64], returns: i32 },
   signal: { args: [i32, u64], returns: u64 },
   sigprocmask: { args: [i32, P, P], returns: i32 },
+  pipe2: { args: [P, i32], returns: i32 },
   getgroups: { args: [i32, P], returns: i32 },
   openat: { args: [i32, P, i32, u32], returns: i32 },
   statx: { args: [i32, P, i32, u32, P], returns: i32 },
@@ -282,6 +283,19 @@ export function tryLockExclusive(fd: number): boolean {
 
 export function getCloexec(fd: number): boolean {
   return (check("fcntl(F_GETFD)", libc.fcntl(fd, F_GETFD, 0n)) & FD_CLOEXEC) !== 0;
+}
+
+const O_CLOEXEC = 0o2000000, O_NONBLOCK = 0o4000, F_GETFL = 3, F_SETFL = 4;
+/** A close-on-exec pipe: [read end, write end]. A child gets an end only through spawn's dup2. */
+export function pipe(): [read: number, write: number] {
+  const fds = new Int32Array(2);
+  check("pipe2", libc.pipe2(ptr(fds), O_CLOEXEC));
+  return [fds[0]!, fds[1]!];
+}
+/** Non-blocking on this end only (the other end's file description, a child's, stays blocking). */
+export function setNonBlocking(fd: number): void {
+  const flags = check("fcntl", libc.fcntl(fd, F_GETFL, 0n));
+  check("fcntl", libc.fcntl(fd, F_SETFL, BigInt(flags | O_NONBLOCK)));
 }
 
 /** The caller's supplementary groups. */

@@ -247,14 +247,19 @@ describe("boot stages", () => {
     expect(r.ms).toBeLessThan(20_000); // the slow script sleeps 30 s: it was cut, not waited for
     expect(sb.read("/tmp/cmd")).toBeUndefined();
   });
-  test("service directories it cannot run yet are named in a warning, not silently ignored", async () => {
+  test("services start after the startup scripts and before CMD; --skip-runit and --skip-services leave them alone", async () => {
     const sb = new Sandbox();
-    sb.script("/etc/service/web/run", "exec sleep 100");
-    const r = await runInit(sb, sh("exit 0"));
+    sb.script("/etc/cont-init.d/10-a", "echo init >> /tmp/order");
+    sb.script("/etc/service/web/run", "echo service >> /tmp/order; exec sleep 100");
+    const r = await runInit(sb, sh("while [ ! -s /tmp/order ] || ! grep -q service /tmp/order; do sleep 0.05; done; echo cmd >> /tmp/order"));
     expect(r.code).toBe(0);
-    expect(r.stderr).toContain("these will NOT run: /etc/service/web");
-    const quiet = await runInit(sb, ["--skip-runit", ...sh("exit 0")]);
-    expect(quiet.stderr).not.toContain("NOT run");
+    expect(sb.read("/tmp/order")).toBe("init\nservice\ncmd\n");
+    for (const flag of ["--skip-runit", "--skip-services"]) {
+      const quiet = new Sandbox();
+      quiet.script("/etc/service/web/run", "touch /tmp/ran; exec sleep 100");
+      expect((await runInit(quiet, [flag, ...sh("sleep 0.5; exit 0")])).code).toBe(0);
+      expect(quiet.read("/tmp/ran")).toBeUndefined();
+    }
   });
   test("no CMD: init runs until TERM, then exits 0", async () => {
     const sb = new Sandbox();

@@ -1,6 +1,6 @@
 // Runs the real init inside test/lib/sandbox.sh (PID 1 of a new PID namespace over a
 // copy-on-write view of /), or as a plain subreaper, and lets a test signal it and read its files.
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { dirname, join } from "pathe";
 import { BINARY, cleanEnv, ensureBuilt, pollUntil, ROOT, tempDir } from "./keel.ts";
 
@@ -29,6 +29,12 @@ export class Sandbox {
   }
   script(path: string, body: string): void {
     this.write(path, `#!/bin/sh\n${body}\n`, 0o755);
+  }
+  /** A symbolic link at `path` (e.g. /usr/bin/with-contenv -> the binary under test). */
+  link(path: string, target: string): void {
+    const p = join(this.upper, path);
+    mkdirSync(dirname(p), { recursive: true });
+    symlinkSync(target, p);
   }
   mkdir(path: string): void {
     mkdirSync(join(this.upper, path), { recursive: true });

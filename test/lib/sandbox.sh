@@ -20,6 +20,12 @@ exec unshare --mount --propagation private "${pidns[@]}" -- bash -c '
   if [ "$$" = 1 ]; then mount -t proc proc "$m/proc"; else mount --rbind /proc "$m/proc"; fi
   mount --rbind /sys "$m/sys"
   mount -t tmpfs -o mode=755 tmpfs "$m/run"
+  # The host'"'"'s own services (runit'"'"'s package adds /etc/service/default-syslog) must never run
+  # in a sandbox: only the test'"'"'s service dirs are seen.
+  for d in /etc/service /etc/services.d /container/services; do
+    if [ -d "$1/upper$d" ]; then mount --bind "$1/upper$d" "$m$d"
+    elif [ -d "$m$d" ]; then mount -t tmpfs -o mode=755 tmpfs "$m$d"; fi
+  done
   [ -n "${SANDBOX_RO_ETC:-}" ] && mount --bind -o ro "$m/etc" "$m/etc"
   [ -n "${SANDBOX_RO_ROOT:-}" ] && mount -o remount,bind,ro "$m"
   unset SANDBOX_MERGED SANDBOX_RO_ETC SANDBOX_RO_ROOT
