@@ -274,8 +274,9 @@ export class Init {
 
   /** Stage 5: every service dir, supervised by init itself; `sv` talks to it on the control socket. */
   startServices(): void {
-    const defs = this.services?.services ?? [];
-    if (defs.length === 0) return;
+    // Also with no service at all: `sv check` (the image's HEALTHCHECK) then answers "healthy".
+    if (!this.services) return;
+    const defs = this.services.services;
     this.devNull ??= openSync("/dev/null", "r");
     libc.setCloexec(this.devNull, true);
     const devNull = this.devNull;

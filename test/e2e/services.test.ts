@@ -357,6 +357,14 @@ describe("sv", () => {
     }
   });
 
+  test("with no service at all, sv check says healthy (the image's HEALTHCHECK) and status lists nothing", async () => {
+    const sb = keelSandbox();
+    const r = await startInit(sb, ["--", "sh", "-c", "sv check; echo check=$?; sv status; echo status=$?"]).done;
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("check=0\nstatus=0\n");
+    expect(r.code).toBe(0);
+  });
+
   test("another user cannot use the control socket; with no init at all, sv says so", async () => {
     const sb = keelSandbox();
     sb.script("/etc/service/a/run", "touch /tmp/a; exec sleep 1000");

@@ -22,9 +22,11 @@ exec unshare --mount --propagation private "${pidns[@]}" -- bash -c '
   mount -t tmpfs -o mode=755 tmpfs "$m/run"
   # The host'"'"'s own services (runit'"'"'s package adds /etc/service/default-syslog) must never run
   # in a sandbox: only the test'"'"'s service dirs are seen.
+  # A link (Debian: /etc/service -> ... -> /etc/runit/runsvdir/default, absolute) is resolved
+  # inside the sandbox, or the mount would land on the host'"'"'s path instead.
   for d in /etc/service /etc/services.d /container/services; do
-    if [ -d "$1/upper$d" ]; then mount --bind "$1/upper$d" "$m$d"
-    elif [ -d "$m$d" ]; then mount -t tmpfs -o mode=755 tmpfs "$m$d"; fi
+    if [ -d "$1/upper$d" ] && [ ! -L "$1/upper$d" ]; then mount --bind "$1/upper$d" "$m$d"
+    elif [ -d "$m$d" ]; then t=$(/usr/sbin/chroot "$m" readlink -f "$d"); mount -t tmpfs -o mode=755 tmpfs "$m$t"; fi
   done
   [ -n "${SANDBOX_RO_ETC:-}" ] && mount --bind -o ro "$m/etc" "$m/etc"
   [ -n "${SANDBOX_RO_ROOT:-}" ] && mount -o remount,bind,ro "$m"
