@@ -2,6 +2,8 @@
 //
 // usage: with-contenv PROG [ARGS...]          environment = the caller's with the saved one laid over it
 //        #!/usr/bin/with-contenv bash          as a shebang (also `sh`): argv is `bash SCRIPT ARGS...`
+//        #!/usr/bin/with-contenv bash -e       Linux passes `bash -e` as ONE word: a first word with
+//                                              a space that names no file is split on blanks
 //        with-contenv --print [--json] [NAME]  print the saved environment (export lines, or JSON),
 //                                              or one value (a line; a JSON string with --json)
 // Like s6-overlay's (s6-envdir): each saved variable is set, overriding the caller's; the caller's
@@ -20,7 +22,8 @@
 // exit:  PROG's own (exec replaces keel) · 127 PROG not found · 126 not executable ·
 //        1 store unreadable, or --print with no store / no such NAME · 2 usage
 // see also: setuser, DESIGN.md §2 stage 3 (what init saves), src/env/.
-import { basename } from "pathe";
+import { existsSync } from "node:fs";
+import { basename, join } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { findStore, formatEnvJson, formatEnvSh, isShellName, newEnv, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
 import { execProgram, tooBigForExec } from "../src/sys/exec.ts";
@@ -28,6 +31,8 @@ import type { Logger } from "../src/log.ts";
 
 const CHUNK_BYTES = 100_000;
 const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"]);
+/** Single-letter shell options that take no value (not -c, -o, -O). */
+const SHELL_FLAGS = /^[-+][abefhkmnptuvxBCEHP]+$/;
 
 /** VALUE in pieces of at most CHUNK_BYTES of UTF-8, cut between code points. */
 function chunks(value: string): string[] {
@@ -55,8 +60,13 @@ function passBigValues(argv: string[], env: EnvMap, store: string, log: Logger):
   const big = Object.keys(env).filter((k) => tooBigForExec(k, env[k]!));
   if (big.length === 0) return [argv, env];
   const sizes = big.map((k) => `${k} (${Buffer.byteLength(env[k]!)} bytes)`).join(", ");
-  const [prog, first, ...rest] = argv;
-  const shellForm = SHELLS.has(basename(prog!)) && first !== undefined && (first === "-c" ? rest.length > 0 : !/^[-+]/.test(first));
+  const prog = argv[0]!;
+  // Shell options before the script or -c (`bash -e SCRIPT`, from a split shebang) stay in front.
+  let at = 1;
+  while (at < argv.length && SHELL_FLAGS.test(argv[at]!)) at++;
+  const opts = argv.slice(1, at);
+  const [first, ...rest] = argv.slice(at);
+  const shellForm = SHELLS.has(basename(prog)) && first !== undefined && (first === "-c" ? rest.length > 0 : !/^[-+]/.test(first));
   if (!shellForm)
     throw new AppletError(`${sizes}: bigger than the 128 KiB Linux passes to a program in one variable; ` +
       `read it from the file ${store}/${big[0]} instead, or run ${prog} from a shell script ('#!/usr/bin/with-contenv sh'), which gets it as a shell variable`);
@@ -71,8 +81,21 @@ function passBigValues(argv: string[], env: EnvMap, store: string, log: Logger):
   });
   log.debug(`${sizes} given to ${prog} as shell variables only (too big to export)`);
   // The script form becomes `SHELL -c 'PRELUDE . SCRIPT' SCRIPT ARGS...`: $0 and $@ stay the same.
-  if (first === "-c") return [[prog!, "-c", prelude + rest[0], ...rest.slice(1)], env];
-  return [[prog!, "-c", `${prelude}case $0 in */*) . "$0" ;; *) . "./$0" ;; esac`, first!, ...rest], env];
+  if (first === "-c") return [[prog, ...opts, "-c", prelude + rest[0], ...rest.slice(1)], env];
+  return [[prog, ...opts, "-c", `${prelude}case $0 in */*) . "$0" ;; *) . "./$0" ;; esac`, first!, ...rest], env];
+}
+
+/**
+ * A shebang line gives its interpreter the rest of the line as one argument: `#!/usr/bin/with-contenv
+ * bash -e` runs `with-contenv 'bash -e' SCRIPT`. That word is split on blanks when a script
+ * follows and no file (nor PATH program) has that name; any other argv is left as given.
+ */
+export function splitShebangWord(operands: string[], path = process.env.PATH ?? ""): string[] {
+  const [first, ...rest] = operands;
+  if (first === undefined || rest.length === 0 || !/[ \t]/.test(first.trim())) return operands;
+  const exists = first.includes("/") ? existsSync(first) : path.split(":").some((dir) => dir !== "" && existsSync(join(dir, first)));
+  if (exists) return operands;
+  return [...first.split(/[ \t]+/).filter(Boolean), ...rest];
 }
 
 function load(store: string): EnvMap {
@@ -116,8 +139,9 @@ export default defineApplet({
     }
     if (args.json) throw new UsageError("--json only goes with --print");
     if (operands.length === 0) throw new UsageError("say the program to run: with-contenv PROG [ARGS...]");
-    if (!store) return execProgram(operands, process.env);
+    const argv = splitShebangWord(operands);
+    if (!store) return execProgram(argv, process.env);
     const env = Object.assign(newEnv(process.env), load(store));
-    return execProgram(...passBigValues(operands, env, store, log));
+    return execProgram(...passBigValues(argv, env, store, log));
   },
 });

@@ -3,6 +3,7 @@
 import { basename } from "pathe";
 import { runApplet } from "./applet.ts";
 import { applets, type AppletEntry } from "./applets.ts";
+import { compatApplet } from "./compat.ts";
 import { captureInheritedFds } from "./sys/exec.ts";
 import { createLogger } from "./log.ts";
 import { runKeel } from "./keel.ts";
@@ -22,11 +23,14 @@ async function main(): Promise<number> {
   return runKeel(args);
 }
 
-/** An applet by its own name or by the basename of any of its links (`my_init` is init). */
+/** An applet by its own name or by the basename of any of its links (`my_init` is init), also
+ *  the links `keel install --compat` makes (`s6-setuidgid` is setuser). */
 function appletFor(name: string): [string, AppletEntry] | undefined {
   const own = applets[name];
   if (own) return [name, own];
   for (const [applet, entry] of Object.entries(applets)) if (entry.links.some((l) => basename(l) === name)) return [applet, entry];
+  const compat = compatApplet(name);
+  if (compat && applets[compat]) return [compat, applets[compat]];
   return undefined;
 }
 

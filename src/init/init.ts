@@ -17,6 +17,7 @@ import { importEnvironment, reimportAfterScript, type EnvStage } from "./environ
 import { CONTROL_SOCKET, serveControl } from "./control.ts";
 import { discoverServices, type Discovery } from "./service-dir.ts";
 import { Supervisor } from "./supervisor.ts";
+import { S6Results } from "./s6-results.ts";
 
 export interface InitOptions {
   command: string[];
@@ -56,6 +57,8 @@ export class Init {
   /** Set when an essential service stopped the container: its code is the container's. */
   private essentialCode?: number;
   private devNull?: number;
+  /** s6-overlay's exit code file, when the image is an s6-overlay one. */
+  private s6Results?: S6Results;
 
   constructor(
     private readonly log: Logger,
@@ -133,6 +136,7 @@ export class Init {
       this.env.KEEL_RUNTIME_DIR = chosen;
     }
     this.runtimeDir = chosen;
+    this.s6Results = S6Results.prepare(this.log);
     this.reaper.reap();
   }
 
@@ -339,6 +343,8 @@ export class Init {
   /** Stage 7. Returns the code init exits with. */
   async shutdown(code: number | undefined): Promise<number> {
     const quick = { stopAware: false, onFailure: "warn", maxMs: this.config.finishMaxMs } as const;
+    // Stopped from outside (TERM, s6's halt), a code a script already wrote stays; CMD's own exit writes over it, as in s6.
+    const stoppedFromOutside = this.stopRequested;
     await this.runStage("pre-shutdown", PRE_SHUTDOWN, quick);
     if (this.cmd && this.cmd.status === undefined) {
       const { child } = this.cmd;
@@ -351,14 +357,17 @@ export class Init {
       code = libc.shellStatus(status);
       this.log.debug(`CMD exited with ${code}`);
     }
+    // s6-overlay: finish and cont-finish scripts read the code there and may write another.
+    this.s6Results?.write(this.essentialCode ?? code ?? 0, !stoppedFromOutside);
     if (this.supervisor) await this.supervisor.stop();
     this.control?.close();
     await this.runStage("cont-finish", CONT_FINISH, quick);
     await this.runStage("post-shutdown", POST_SHUTDOWN, quick);
+    const chosen = this.s6Results?.read();
     if (this.options.killAllOnExit) await this.killRemaining();
     this.reaper.reap();
     libc.sync();
-    return this.essentialCode ?? code ?? 0;
+    return chosen ?? this.essentialCode ?? code ?? 0;
   }
 
   private async killRemaining(): Promise<void> {

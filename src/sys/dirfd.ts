@@ -35,6 +35,11 @@ export function openForWriteAt(dirfd: number, name: Name): number {
   return libc.openat(dirfd, name, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
 }
 
+/** Opens the regular file NAME in DIRFD for reading without following a link or blocking on a FIFO. */
+export function openForReadAt(dirfd: number, name: Name): number {
+  return libc.openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+}
+
 /** Creates the new file NAME in DIRFD (never an existing one, never through a link). */
 export function createFileAt(dirfd: number, name: Name, mode: number): number {
   return libc.openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, mode);
