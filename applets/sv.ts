@@ -15,15 +15,13 @@
 // env: KEEL_RUNTIME_DIR (where init's control.sock is; its fallbacks as init's).
 // exit: 0 all done · N (max 99) services failed or timed out · 100 usage error, or no init to talk to.
 // see also: DESIGN.md §2 "Runtime control"; runit's sv(8).
-import { destr } from "destr";
-import { existsSync } from "node:fs";
-import { join } from "pathe";
-import { AppletError, defineApplet, type RunContext } from "../src/applet.ts";
-import { CONTROL_SOCKET, SIGNAL_OPS, STATE_OPS, type ControlAnswer, type ControlRequest } from "../src/init/control.ts";
+import { AppletError, defineApplet } from "../src/applet.ts";
+import { ask as askInit, socketPath } from "../src/init/client.ts";
+import { SIGNAL_OPS, STATE_OPS, type ControlRequest } from "../src/init/control.ts";
 import type { ServiceStatus } from "../src/init/supervisor.ts";
-import { runtimeDirCandidates } from "../src/runtime.ts";
 
 const USAGE = 100;
+const ask = (path: string, req: ControlRequest) => askInit(path, req, USAGE);
 const LSB: Record<string, { op: string; wait: boolean }> = {
   start: { op: "up", wait: true },
   stop: { op: "down", wait: true },
@@ -34,33 +32,6 @@ const LSB: Record<string, { op: string; wait: boolean }> = {
   "force-restart": { op: "restart", wait: true },
   "force-shutdown": { op: "exit", wait: true },
 };
-
-function socketPath(): string {
-  const dirs = runtimeDirCandidates(process.env);
-  for (const dir of dirs) if (existsSync(join(dir, CONTROL_SOCKET))) return join(dir, CONTROL_SOCKET);
-  throw new AppletError(`no running keel init to talk to (no ${CONTROL_SOCKET} in ${dirs.join(", ")}); is this inside a keel container with services, and KEEL_RUNTIME_DIR the same as init's?`, USAGE);
-}
-
-function ask(path: string, req: ControlRequest): Promise<ControlAnswer> {
-  return new Promise((resolve, reject) => {
-    let buf = "";
-    const fail = (e: unknown) => {
-      const code = (e as NodeJS.ErrnoException)?.code;
-      const why = code === "EACCES" ? "permission denied (it answers only the user init runs as)" : `${(e as Error)?.message ?? e}${code ? ` (${code})` : ""}`;
-      reject(new AppletError(`cannot talk to init on ${path}: ${why}`, USAGE));
-    };
-    Bun.connect({
-      unix: path,
-      socket: {
-        open: (s) => void s.write(JSON.stringify(req) + "\n"),
-        data: (_, chunk) => void (buf += chunk.toString()),
-        close: () => (buf ? resolve(destr<ControlAnswer>(buf, { strict: true })) : fail(new Error("it closed the connection without an answer"))),
-        error: (_, e) => fail(e),
-        connectError: (_, e) => fail(e),
-      },
-    }).catch(fail);
-  });
-}
 
 /** runit's words for a state: run, down or finish. */
 function word(s: Omit<ServiceStatus, "log">): "run" | "down" | "finish" {
@@ -108,7 +79,7 @@ export default defineApplet({
     const waitSec = args.wait === undefined ? 7 : Number(args.wait);
     if (!Number.isFinite(waitSec) || waitSec < 0) throw new AppletError(`-w '${args.wait}' is not a number of seconds`, USAGE);
 
-    const path = socketPath();
+    const path = socketPath(USAGE);
     const reply = await ask(path, { op, names });
     if (reply.error) throw new AppletError(`init refused: ${reply.error}`, USAGE);
     const label = (i: number, name: string) => (names.length > 0 ? names[i]! : name);

@@ -9,6 +9,7 @@ export interface AppletEntry {
 export const applets: Record<string, AppletEntry> = Object.assign(Object.create(null), {
   archstring: { load: () => import("../applets/archstring.ts"), links: ["/usr/bin/archstring"] },
   clean: { load: () => import("../applets/clean.ts"), links: ["/usr/sbin/clean"] },
+  container: { load: () => import("../applets/container.ts"), links: ["/usr/sbin/container"] },
   init: { load: () => import("../applets/init.ts"), links: ["/sbin/init", "/sbin/my_init"] },
   log: { load: () => import("../applets/log.ts"), links: ["/usr/bin/log"] },
   "security-updates": { load: () => import("../applets/security-updates.ts"), links: ["/usr/sbin/security-updates"] },

@@ -222,11 +222,26 @@ function readDotenvFile(path: string, skipped: string[]): string | undefined {
  * left out and named in SKIPPED.
  */
 export function readContainerEnvFiles(root = "/", skipped: string[] = []): EnvMap {
-  const env = readEnvDir(join(root, "etc/container_environment"));
+  const env = readImageEnvDir(join(root, "etc/container_environment"), skipped);
   const files = [...dotenvFiles(join(root, "container/environment"), true), ...dotenvFiles(join(root, "etc/keel/environment"), false)];
   for (const file of files) {
     const text = readDotenvFile(file, skipped);
     if (text !== undefined) Object.assign(env, parseDotenv(text, file));
   }
   return env;
+}
+
+/** phusion's envdir as the image has it. Run as another user (docker run --user), init may not
+ *  read root's 0700 dir: nothing in it was meant for that user, so it is skipped, not fatal. */
+function readImageEnvDir(dir: string, skipped: string[]): EnvMap {
+  try {
+    return readEnvDir(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if ((code === "EACCES" || code === "EPERM") && process.getuid?.() !== 0) {
+      skipped.push(`${dir} (permission denied for uid ${process.getuid?.()}; its variables are not read)`);
+      return newEnv();
+    }
+    throw e;
+  }
 }

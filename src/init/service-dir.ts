@@ -10,8 +10,8 @@ import { isExecutable } from "../sys/exec.ts";
 export const SERVICE_ROOTS = ["/etc/service", "/etc/services.d", "/container/services"] as const;
 /** osixia's layout (process.sh, finish.sh, startup.sh) wherever its tree is (tests use other roots). */
 const isOsixiaRoot = (root: string) => root.replace(/\/+$/, "").endsWith("/container/services");
-/** osixia's startup.sh order when a service has no .priority file. */
-const DEFAULT_PRIORITY = 1000;
+/** osixia's startup.sh order when a service has no .priority file (osixia's own default). */
+const DEFAULT_PRIORITY = 500;
 /** s6's default for finish; a finish script that hangs must not hold a restart forever. */
 export const FINISH_MAX_MS = 5000;
 
@@ -155,6 +155,8 @@ export function discoverServices(roots: readonly string[] = SERVICE_ROOTS): Disc
       continue;
     }
     const osixia = isOsixiaRoot(root);
+    // osixia v2: once `container services link` has marked services (.entrypoint), only those run.
+    const marked = osixia ? names.filter((n) => exists(join(root, n, ".entrypoint"))) : [];
     for (const name of names) {
       if (name.startsWith(".")) continue;
       const dir = join(root, name);
@@ -165,6 +167,7 @@ export function discoverServices(roots: readonly string[] = SERVICE_ROOTS): Disc
         continue;
       }
       if (osixia) {
+        if (marked.length > 0 && !marked.includes(name)) continue;
         const script = join(dir, "startup.sh");
         if (executableFile(script)) {
           const p = nonNegativeInt(readText(join(dir, ".priority")));

@@ -3,7 +3,7 @@
 // lines into a non-blocking pipe, a full runtime dir, a relative KEEL_RUNTIME_DIR, argument checks.
 // Every init run is the compiled binary inside test/lib/sandbox.sh; nothing touches the host's files.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, symlinkSync } from "node:fs";
+import { chmodSync, closeSync, constants, existsSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, symlinkSync } from "node:fs";
 import { join } from "pathe";
 import { BINARY, cleanEnv, ensureBuilt, ROOT, run, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 import { removeSandboxes, runInit, Sandbox, startInit, startInSandbox, waitFor } from "../lib/init.ts";
@@ -281,3 +281,17 @@ describe("argument checks", () => {
     expect(readme.includes("panic(main thread): abort() called") && readme.includes("mount -t proc proc /proc")).toBe(true);
   });
 });
+
+describe("run as another user (docker run --user)", () => {
+  test("root's 0700 /etc/container_environment is skipped with a warning, not fatal; startup scripts and CMD run", async () => {
+    const sb = new Sandbox();
+    sb.write("/etc/container_environment/ROOT_ONLY", "secret");
+    chmodSync(sb.path("/etc/container_environment"), 0o700);
+    sb.write("/etc/cont-init.d/10-hello", "#!/bin/sh\necho \"script as $(id -u)\"\n", 0o755);
+    const r = await startInSandbox(sb, ["setpriv", "--reuid=1000", "--regid=1000", "--clear-groups", "--", BINARY, "init", "--", "sh", "-c", 'echo "cmd as $(id -u) ROOT_ONLY=${ROOT_ONLY:-unset}"'], { readOnlyRoot: true }).done;
+    expect(r.stdout).toBe("script as 1000\ncmd as 1000 ROOT_ONLY=unset\n");
+    expect(r.stderr).toContain("environment file skipped: /etc/container_environment (permission denied for uid 1000");
+    expect(r.code).toBe(0);
+  });
+});
+

@@ -55,6 +55,13 @@ describe("discoverServices", () => {
     });
     expect(d.services[3]).toMatchObject({ name: "ldap", run: `${osixia}/ldap/process.sh`, finish: `${osixia}/ldap/finish.sh`, logger: undefined });
     expect(d.startup.map((s) => [s.path, s.priority])).toEqual([[`${osixia}/setup-only/startup.sh`, 5], [`${osixia}/ldap/startup.sh`, 20]]);
+    // `container services link` marks services; from then on only marked ones run (no .priority: 500).
+    file(`${osixia}/web/process.sh`, "#!/bin/sh\n", 0o755);
+    file(`${osixia}/web/startup.sh`, "#!/bin/sh\n", 0o755);
+    file(`${osixia}/web/.entrypoint`, "");
+    const linked = discoverServices([osixia]);
+    expect(linked.services.map((s) => s.name)).toEqual(["web"]);
+    expect(linked.startup).toEqual([{ path: `${osixia}/web/startup.sh`, priority: 500 }]);
     expect(d.problems).toEqual([
       `${runit}/badfd/notification-fd must hold one number of 3 or more (got "stdout"); badfd skipped`,
       `${runit}/noexec/run is not an executable file (chmod +x it); noexec skipped`,
