@@ -1,4 +1,4 @@
-// npx bun run build [--only-host] [--outdir DIR] -> dist/keel-linux-{x64,arm64} + dist/SHA256SUMS
+// npx bun run build [--only-host | --arch x64|arm64] [--outdir DIR] -> dist/keel-linux-{x64,arm64} + dist/SHA256SUMS
 // Flags per DESIGN §4: no dotenv or bunfig autoload in the compiled binary (a bunfig.toml in
 // the working directory must never preload code into PID 1).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -9,13 +9,27 @@ const root = resolve(import.meta.dir, "..");
 const outdirAt = process.argv.indexOf("--outdir");
 const dist = outdirAt > 0 && process.argv[outdirAt + 1] ? resolve(process.argv[outdirAt + 1]!) : join(root, "dist");
 const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-const git = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: root, stderr: "ignore" });
-const commit = git.success ? git.stdout.toString().trim() : "unknown";
-const dirty = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=no"], { cwd: root, stderr: "ignore" });
-const commitLabel = commit + (dirty.success && dirty.stdout.toString().trim() ? "-dirty" : "");
+/** git's answer, or undefined where there is no git or no repository (a docker build). */
+function git(...args: string[]): string | undefined {
+  try {
+    const r = Bun.spawnSync(["git", ...args], { cwd: root, stderr: "ignore" });
+    return r.success ? r.stdout.toString().trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+const head = git("rev-parse", "--short=12", "HEAD");
+// KEEL_COMMIT names the commit where git cannot (the Dockerfile's build stage has no .git).
+const commitLabel = head === undefined ? process.env.KEEL_COMMIT || "unknown" : head + (git("status", "--porcelain", "--untracked-files=no") ? "-dirty" : "");
 
 const hostTarget = arch() === "arm64" ? "arm64" : "x64";
-const targets = process.argv.includes("--only-host") ? [hostTarget] : ["x64", "arm64"];
+const archAt = process.argv.indexOf("--arch");
+const arch1 = archAt > 0 ? process.argv[archAt + 1] : undefined;
+if (arch1 !== undefined && arch1 !== "x64" && arch1 !== "arm64") {
+  console.error(`build: --arch '${arch1}' must be x64 or arm64`);
+  process.exit(2);
+}
+const targets = arch1 ? [arch1] : process.argv.includes("--only-host") ? [hostTarget] : ["x64", "arm64"];
 mkdirSync(dist, { recursive: true });
 
 const sums: string[] = [];

@@ -2,9 +2,9 @@
 // loopback-only). What a user sees: `docker stop` is quick and loses no data, exit codes reach
 // `docker inspect`, and a read-only, non-root container boots.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, writeFileSync, chmodSync, mkdirSync } from "node:fs";
-import { basename, dirname, join } from "pathe";
-import { BINARY, ensureBuilt, pollUntil, ROOT, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "pathe";
+import { ensureBuilt, pollUntil, ROOT, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
 // bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
 setDefaultTimeout(TEST_TIMEOUT_MS);
@@ -14,6 +14,9 @@ const RIG = join(ROOT, "../shared/rig/docker-up.sh");
 const BASE = `keel-test-base:${process.pid}`;
 const APP = `keel-test-app:${process.pid}`;
 const STOP = `keel-test-stop-${process.pid}`;
+const HEALTH = `keel-test-health-${process.pid}`;
+const HEALTH_APP = `keel-test-health-app:${process.pid}`;
+const BIN_ARM64 = `keel-test-bin-arm64:${process.pid}`;
 let startedDocker = false;
 
 function sh(cmd: string[], timeout = 600_000) {
@@ -22,6 +25,15 @@ function sh(cmd: string[], timeout = 600_000) {
 }
 function docker(...args: string[]) {
   return sh(["docker", ...args]);
+}
+
+/** The commit for `keel --version`, and the CAs a TLS-intercepting proxy needs (Debian keeps
+ *  local ones in /usr/local/share/ca-certificates); the Dockerfile says why it takes them. */
+function buildArgs(): string[] {
+  const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
+  const dir = "/usr/local/share/ca-certificates";
+  const pems = existsSync(dir) ? Bun.spawnSync(["sh", "-c", `cat ${dir}/*.crt 2>/dev/null`]).stdout.toString() : "";
+  return ["--build-arg", `KEEL_COMMIT=${head || "unknown"}`, ...(pems.trim() ? ["--build-arg", `EXTRA_CA_CERTS=${pems}`] : [])];
 }
 
 setupAll(() => {
@@ -33,9 +45,10 @@ setupAll(() => {
     if (r.code !== 0) throw new Error(`docker-up.sh failed:\n${r.out}\n${r.err}`);
     startedDocker = true;
   }
-  // The context is the run's dist/, which holds the binary this run built.
-  const base = docker("build", "-q", "-f", join(ROOT, "Dockerfile"), "--build-arg", `KEEL_BINARY=${basename(BINARY)}`, "-t", BASE, dirname(BINARY));
-  if (base.code !== 0) throw new Error(`docker build of keel's Dockerfile failed:\n${base.err}`);
+  // keel's Dockerfile as a user runs it from a fresh clone: built from source.
+  const base = docker("build", "-q", "--network", "host", ...buildArgs(), "-t", BASE, ROOT);
+  if (base.code !== 0) throw new Error(`docker build of keel's Dockerfile failed:\n${base.out}\n${base.err}`);
+  console.log(`image ${BASE}: ${docker("image", "inspect", BASE, "--format", "{{.Size}}").out.trim()} bytes`);
   // An app on the base: a cont-init.d script, and a CMD that saves its state on TERM.
   const ctx = tempDir("docker");
   mkdirSync(join(ctx, "cont-init.d"));
@@ -52,8 +65,8 @@ setupAll(() => {
 }, 900_000);
 
 afterAll(() => {
-  docker("rm", "-f", STOP);
-  docker("rmi", "-f", APP, BASE);
+  docker("rm", "-f", STOP, HEALTH);
+  docker("rmi", "-f", APP, BASE, BIN_ARM64, HEALTH_APP);
   if (startedDocker) sh(["bash", RIG, "--down"]);
 });
 
@@ -109,5 +122,44 @@ describe("keel's image under docker", () => {
     const r = docker("run", "--rm", BASE, "bash", "-c", "for i in $(seq 200); do (sleep 0 &); done; sleep 0.5; awk '$3==\"Z\"' /proc/[0-9]*/stat | wc -l");
     expect(r.code).toBe(0);
     expect(r.out.trim()).toBe("0");
+  });
+  test("--version names the commit the image was built from", () => {
+    const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
+    const r = docker("run", "--rm", BASE, "keel", "--version");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain(`(${head}`);
+  });
+  test("the binary stage: just /keel, FROM scratch; TARGETARCH=arm64 gives the arm64 build", () => {
+    const b = docker("build", "-q", "--network", "host", ...buildArgs(), "--target", "binary", "--build-arg", "TARGETARCH=arm64", "-t", BIN_ARM64, ROOT);
+    expect(b.err.replace(/^(DEPRECATED|WARNING|\s).*\n?/gm, "")).toBe("");
+    expect(b.code).toBe(0);
+    const id = docker("create", BIN_ARM64, "/keel").out.trim();
+    const out = join(tempDir("docker-bin"), "keel");
+    try {
+      expect(docker("cp", `${id}:/keel`, out).code).toBe(0);
+    } finally {
+      docker("rm", id);
+    }
+    // ELF header: e_machine 0xb7 is aarch64.
+    const elf = readFileSync(out).subarray(0, 20);
+    expect(elf.subarray(1, 4).toString()).toBe("ELF");
+    expect(elf.readUInt16LE(18)).toBe(0xb7);
+    console.log(`binary stage (arm64): ${statSync(out).size} bytes`);
+  });
+  test("HEALTHCHECK: healthy once the services are ready, unhealthy after `sv down` of one", async () => {
+    const ctx = tempDir("docker-health");
+    mkdirSync(join(ctx, "web"));
+    writeFileSync(join(ctx, "web/run"), "#!/bin/sh\nsleep 1\necho >&3\nexec sleep 1000\n");
+    chmodSync(join(ctx, "web/run"), 0o755);
+    writeFileSync(join(ctx, "web/notification-fd"), "3\n");
+    writeFileSync(join(ctx, "Dockerfile"), `FROM ${BASE}\nCOPY web/ /etc/service/web/\n`);
+    expect(docker("build", "-q", "-t", HEALTH_APP, ctx).code).toBe(0);
+    docker("rm", "-f", HEALTH);
+    expect(docker("run", "-d", "--name", HEALTH, "--health-interval=1s", "--health-retries=2", "--health-start-period=0s", HEALTH_APP).code).toBe(0);
+    const health = () => docker("inspect", HEALTH, "--format", "{{.State.Health.Status}}").out.trim();
+    await pollUntil(() => health() === "healthy", 60_000, () => `never healthy: ${health()}`);
+    expect(docker("exec", HEALTH, "sv", "down", "web").code).toBe(0);
+    await pollUntil(() => health() === "unhealthy", 60_000, () => `never unhealthy: ${health()}`);
+    expect(docker("stop", HEALTH).code).toBe(0);
   });
 });
