@@ -22,6 +22,7 @@
 // counts only when its last link goes).
 // exit:  0 done · 1 some file could not be removed (each one reported) · 2 usage
 // see also: security-updates, DESIGN.md §1.
+import { isUtf8 } from "node:buffer";
 import { closeSync, constants, fstatSync, ftruncateSync, lstatSync, openSync, readdirSync, readFileSync, rmdirSync, unlinkSync, type Stats } from "node:fs";
 import { join } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
@@ -60,6 +61,11 @@ const DOCS: Rule[] = [
   { dir: "usr/share/info" },
 ];
 
+/** A path as the file system has it: a name that is not UTF-8 stays bytes (its string names no file). */
+type Path = string | Buffer;
+const entry = (dir: Path, name: Path): Path =>
+  typeof dir === "string" && typeof name === "string" ? join(dir, name) : Buffer.concat([Buffer.from(dir), Buffer.from("/"), Buffer.from(name)]);
+
 export interface Tally {
   files: number;
   dirs: number;
@@ -93,14 +99,14 @@ export class Cleaner {
     return seen === st.nlink ? st.blocks * 512 : 0;
   }
 
-  private fail(what: string, path: string, error: unknown): void {
+  private fail(what: string, path: Path, error: unknown): void {
     this.total.failed++;
     const code = (error as NodeJS.ErrnoException).code;
     this.log.error(`cannot ${what} ${path}: ${code ?? error}${code === "EPERM" ? " (immutable? see lsattr)" : ""}; left in place`);
   }
 
   /** Removes PATH with OP (or, dry, pretends to); a failure is reported and counted. */
-  private act(path: string, op: (path: string) => void): boolean {
+  private act(path: Path, op: (path: Path) => void): boolean {
     if (this.dryRun) return true;
     try {
       op(path);
@@ -112,9 +118,9 @@ export class Cleaner {
   }
 
   /** Removes PATH (lstat ST, REL below the cleaned dir, in a directory on device DEV); true when it is gone. */
-  remove(path: string, rel: string, st: Stats, dev: number, keep?: Rule["keep"]): boolean {
+  remove(path: Path, rel: string, st: Stats, dev: number, keep?: Rule["keep"]): boolean {
     if (keep?.(rel, st)) return false;
-    if (this.mountPoints.has(path) || (st.isDirectory() && st.dev !== dev)) {
+    if (this.mountPoints.has(String(path)) || (st.isDirectory() && st.dev !== dev)) {
       this.log.warn(`${path} is a mount point; left alone`);
       return false;
     }
@@ -127,7 +133,7 @@ export class Cleaner {
     }
     let all = true;
     for (const name of this.list(path)) {
-      const child = join(path, name);
+      const child = entry(path, name);
       const cst = lstatSync(child, { throwIfNoEntry: false });
       if (cst && !this.remove(child, `${rel}/${name}`, cst, st.dev, keep)) all = false;
     }
@@ -138,9 +144,12 @@ export class Cleaner {
     return true;
   }
 
-  list(dir: string): string[] {
+  list(dir: Path): Path[] {
     try {
-      return readdirSync(dir).sort();
+      // Bytes first: a name that is not UTF-8 would otherwise come back as one that names no file.
+      return readdirSync(dir, { encoding: "buffer" })
+        .sort(Buffer.compare)
+        .map((name) => (isUtf8(name) ? name.toString() : name));
     } catch (error) {
       this.fail("read", dir, error);
       return [];
@@ -148,9 +157,9 @@ export class Cleaner {
   }
 
   /** Truncates every regular file below DIR to 0 bytes (opened O_NOFOLLOW: a link is never written through). */
-  truncateAll(dir: string, dev: number): void {
+  truncateAll(dir: Path, dev: number): void {
     for (const name of this.list(dir)) {
-      const path = join(dir, name);
+      const path = entry(dir, name);
       const st = lstatSync(path, { throwIfNoEntry: false });
       if (st?.isDirectory() && st.dev === dev) this.truncateAll(path, dev);
       if (!st?.isFile() || st.size === 0) continue;
@@ -232,10 +241,10 @@ export default defineApplet({
       if (!st || cleaner.leaveMount(dir)) continue;
       const before = { ...cleaner.total };
       for (const name of cleaner.list(dir)) {
-        if (rule.select && !rule.select(name)) continue;
-        const path = join(dir, name);
+        if (rule.select && !rule.select(String(name))) continue;
+        const path = entry(dir, name);
         const est = lstatSync(path, { throwIfNoEntry: false });
-        if (est) cleaner.remove(path, name, est, st.dev, rule.keep);
+        if (est) cleaner.remove(path, String(name), est, st.dev, rule.keep);
       }
       const files = cleaner.total.files - before.files;
       if (files > 0 || cleaner.total.dirs > before.dirs)

@@ -13,7 +13,9 @@
 // reaches a shell run as `SHELL SCRIPT ARGS` (the shebang form) or `SHELL -c CMD ARGS`: it goes
 // through in pieces and the shell joins them into a plain (unexported) variable before the
 // script runs (the script is then read with `.` by `SHELL -c`; $0 and "$@" are the same).
-// Any other program with such a value: exit 1, saying so.
+// Any other program with such a value: exit 1, saying so. PROG, its arguments and the caller's
+// variables reach PROG byte for byte (UTF-8 or not); a saved value equal to the caller's decoded
+// one goes as the caller's bytes. The soft RLIMIT_NOFILE is put back to $KEEL_NOFILE_SOFT when set.
 // env:   KEEL_RUNTIME_DIR, XDG_RUNTIME_DIR (where to look); BUN_* are never passed on
 // exit:  PROG's own (exec replaces keel) · 127 PROG not found · 126 not executable ·
 //        1 store unreadable, or --print with no store / no such NAME · 2 usage
@@ -21,7 +23,7 @@
 import { basename } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { findStore, formatEnvJson, formatEnvSh, isShellName, newEnv, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
-import { execProgram, tooBigForExec } from "../src/sys/exec.ts";
+import { execProgram, rawOperands, tooBigForExec } from "../src/sys/exec.ts";
 import type { Logger } from "../src/log.ts";
 
 const CHUNK_BYTES = 100_000;
@@ -114,8 +116,9 @@ export default defineApplet({
     }
     if (args.json) throw new UsageError("--json only goes with --print");
     if (operands.length === 0) throw new UsageError("say the program to run: with-contenv PROG [ARGS...]");
-    if (!store) return execProgram(operands, process.env);
-    const env = Object.assign(newEnv(process.env), load(store));
-    return execProgram(...passBigValues(operands, env, store, log));
+    // PROG and its arguments as the caller's bytes (Bun's strings turn non-UTF-8 into U+FFFD).
+    if (!store) return execProgram(rawOperands(operands), process.env);
+    const [argv, env] = passBigValues(operands, Object.assign(newEnv(process.env), load(store)), store, log);
+    return execProgram(argv === operands ? rawOperands(operands) : argv, env);
   },
 });
