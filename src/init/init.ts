@@ -34,7 +34,7 @@ const STOP_SIGNALS: readonly number[] = [SIG.TERM, SIG.INT, SIG.QUIT];
 const REALTIME = Array.from({ length: 31 }, (_, i) => 34 + i);
 /** tini's set: every signal but CHLD, the synchronous ones, TTIN/TTOU (ignored) and those no
  *  handler can catch (KILL, STOP); less PWR, which Bun's garbage collector owns (README). */
-export const FORWARDED = [SIG.HUP, SIG.USR1, SIG.USR2, SIG.PIPE, SIG.ALRM, SIG.STKFLT, SIG.CONT, SIG.TSTP, SIG.URG, SIG.XCPU,
+const FORWARDED = [SIG.HUP, SIG.USR1, SIG.USR2, SIG.PIPE, SIG.ALRM, SIG.STKFLT, SIG.CONT, SIG.TSTP, SIG.URG, SIG.XCPU,
   SIG.XFSZ, SIG.VTALRM, SIG.PROF, SIG.WINCH, SIG.IO, ...REALTIME];
 /** Raised by a faulting instruction; a *sent* one must not reach Bun's crash handler in PID 1. */
 const SYNCHRONOUS = [SIG.ILL, SIG.TRAP, SIG.ABRT, SIG.BUS, SIG.FPE, SIG.SEGV, SIG.SYS];
@@ -116,8 +116,8 @@ export class Init {
     // init may need tcsetpgrp from the background; a stray tty read must not stop PID 1.
     libc.ignoreSignal(SIG.TTOU);
     libc.ignoreSignal(SIG.TTIN);
-    // The kernel drops a sent signal PID 1 has no handler for (tini relies on it); ignoring them
-    // does the same and keeps Bun's crash handler for none of them. A real fault still kills:
+    // Bun's crash handler panics on a *sent* one of these. Ignored, PID 1 drops them as the kernel
+    // drops a signal PID 1 has no handler for (tini relies on that). A real fault still ends init:
     // the kernel resets an ignored synchronous signal to its default when an instruction raises it.
     if (this.pid1) for (const sig of SYNCHRONOUS) libc.ignoreSignal(sig);
   }

@@ -1,6 +1,6 @@
 // Finding a program on PATH and replacing keel with it (DESIGN §4: execve via FFI, with the
 // inherited fds, signal dispositions and environment put back the way the caller gave them).
-import { accessSync, constants, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { accessSync, constants, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { AppletError } from "../applet.ts";
 import { EACCES, ENOENT, ENOEXEC, ENOTDIR, execve, getrlimit, resetSignal, RLIMIT_NOFILE, setCloexec, setrlimit, SysError, unblockAllSignals, type Bytes } from "./libc.ts";
@@ -38,19 +38,41 @@ function readNulList(file: string): Buffer[] {
   return out;
 }
 
+/** What each inherited fd was at start: a number keel later reuses for its own file is not inherited. */
+const identity = new Map<number, string>();
+const fileId = (fd: number) => {
+  const st = fstatSync(fd, { bigint: true });
+  return `${st.dev}:${st.ino}`;
+};
+
 /** The fds open now, except Bun's own, came from our parent. */
 function captureInheritedFds(): void {
   try {
     inheritedFds = readdirSync("/proc/self/fd")
       .map(Number)
-      .filter((fd) => fd > 2 && !isBunOwnFd(fd));
+      .filter((fd) => {
+        if (fd <= 2 || isBunOwnFd(fd)) return false;
+        try {
+          identity.set(fd, fileId(fd));
+          return true;
+        } catch {
+          return false;
+        }
+      });
   } catch {
     inheritedFds = [];
   }
 }
 
-/** The fds keel was given (beyond 0-2), for init to hand on to everything it starts. */
-export const inheritedFdList = (): readonly number[] => inheritedFds;
+/** The fds keel was given (beyond 0-2) and still holds, for init to hand on to everything it starts. */
+export const inheritedFdList = (): readonly number[] =>
+  inheritedFds.filter((fd) => {
+    try {
+      return fileId(fd) === identity.get(fd);
+    } catch {
+      return false;
+    }
+  });
 
 /**
  * OPERANDS, the last arguments keel was given as Bun decoded them, as the caller's own bytes:
@@ -183,7 +205,7 @@ export function execProgram(argv: readonly Bytes[], env: Record<string, string |
   const file = findProgram(argv[0]!, env.PATH);
   const clean = childEnv(env);
   restoreNofile(clean);
-  for (const fd of inheritedFds) {
+  for (const fd of inheritedFdList()) {
     try {
       setCloexec(fd, false);
     } catch {}

@@ -122,18 +122,29 @@ describe("limits", () => {
 });
 
 describe("inherited fds", () => {
-  // The fds a shell holds, one number a line (a running script's own file left out: that is the shell's).
-  const LIST = `ls -l /proc/$$/fd | awk '$NF != "/etc/cont-init.d/10-fds" && $9 ~ /^[0-9]+$/ { print $9 }' | sort -n`;
+  // Each lists its fds on init's stdout (no redirection, no pipeline: a shell would hold more fds).
+  const LIST = (who: string) => `echo ${who}; ls -l /proc/self/fd`;
+  /** fd -> target for WHO's section of STDOUT: ls's own directory fd and a script's own file left out. */
+  const fds = (stdout: string, who: string) =>
+    Object.fromEntries(
+      stdout
+        .split(/^(?=given|cmd|script)/m)
+        .filter((part) => part.startsWith(`${who}\n`))
+        .flatMap((part) => part.split("\n"))
+        .map((l) => /(\d+) -> (.*)$/.exec(l))
+        .filter((m): m is RegExpExecArray => m !== null && !/^\/proc\/\d+\/fd$/.test(m[2]!) && m[2] !== "/etc/cont-init.d/10-fds")
+        .map((m) => [Number(m[1]), m[2]!]),
+    );
   test.each(MODES)("init ($name): every fd init was given (5 here) is open in CMD and in scripts; keel's own fds are not", async ({ opts }) => {
     const sb = new Sandbox();
-    sb.script("/etc/cont-init.d/10-fds", `${LIST} > /tmp/script-fds; cat <&5 > /tmp/script-read`);
+    sb.script("/etc/cont-init.d/10-fds", `${LIST("script")}; cat <&5 > /tmp/script-read`);
     // What init is given: fd 5 plus whatever the test runner's spawn passed on.
-    const r = await initAfter(sb, `exec 5</etc/hostname; ${LIST} > /tmp/given`, `-- /bin/sh -c ${quote(`${LIST} > /tmp/fds`)}`, opts).done;
+    const r = await initAfter(sb, `exec 5</etc/hostname; ${LIST("given")}`, `-- /bin/sh -c ${quote(LIST("cmd"))}`, opts).done;
     expect(r.code).toBe(0);
-    const given = sb.read("/tmp/given")!;
-    expect(given).toContain("5\n");
-    expect(sb.read("/tmp/fds")).toBe(given);
-    expect(sb.read("/tmp/script-fds")).toBe(given);
+    const given = fds(r.stdout, "given");
+    expect(given[5]).toBe("/etc/hostname");
+    expect(fds(r.stdout, "cmd")).toEqual(given);
+    expect(fds(r.stdout, "script")).toEqual(given);
     expect(sb.read("/tmp/script-read")).toBe(readFileSync("/etc/hostname", "utf8"));
   });
 });
