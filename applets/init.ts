@@ -9,8 +9,14 @@
 //   osixia startup.sh first) -> CMD -> shutdown (/etc/my_init.pre_shutdown.d, CMD gets the grace
 //   time then SIGKILL, services in reverse dependency order, loggers last, /etc/cont-finish.d,
 //   /etc/my_init.post_shutdown.d, every remaining process TERM -> grace -> KILL, sync).
-// signals: TERM, INT, QUIT stop the container (forwarded to CMD first); HUP, USR1, USR2, WINCH,
-//   CONT are forwarded to CMD's process group (no CMD: every service's). SIGPWR cannot be handled under Bun.
+// signals: TERM, INT, QUIT stop the container (forwarded to CMD first); every other signal tini
+//   forwards (HUP USR1 USR2 PIPE ALRM STKFLT CONT TSTP URG XCPU XFSZ VTALRM PROF WINCH IO and
+//   SIGRTMIN..SIGRTMAX) goes to CMD's process group (or the running script's; no CMD: every
+//   service's). As PID 1 a sent ILL TRAP ABRT BUS FPE SEGV SYS is ignored. SIGPWR cannot be
+//   handled under Bun (its GC's).
+// passed on: CMD's argv and the environment byte for byte; the fds init was given; every limit,
+//   umask, nice value and scheduling policy, except the soft RLIMIT_NOFILE, which Bun raises and
+//   init sets back to $KEEL_NOFILE_SOFT when that is set (README: "Limits").
 // env: KEEL_SERVICES_GRACETIME (ms, 3000; S6_SERVICES_GRACETIME, KILL_PROCESS_TIMEOUT in s),
 //   KEEL_KILL_GRACETIME (ms, 3000; S6_KILL_GRACETIME, KILL_ALL_PROCESSES_TIMEOUT in s),
 //   KEEL_KILL_FINISH_MAXTIME (ms, 5000; S6_KILL_FINISH_MAXTIME), KEEL_BEHAVIOUR_IF_STAGE2_FAILS
@@ -18,8 +24,9 @@
 //   KEEL_CMD_WAIT_FOR_SERVICES=1 (S6_CMD_WAIT_FOR_SERVICES), KEEL_LOG_PREFIX=1 ([NAME] before each
 //   service line), KEEL_RUNTIME_DIR (/run/keel, holds control.sock for `sv`; a relative path is
 //   ignored with a warning; read-only, unwritable or full -> $XDG_RUNTIME_DIR/keel, /tmp/keel-$UID),
-//   KEEL_LOG_LEVEL, KEEL_LOG_FORMAT (a bad value warns and info/console is used). Grace times have
-//   no upper limit (30 days is waited for).
+//   KEEL_LOG_LEVEL, KEEL_LOG_FORMAT (a bad value warns and info/console is used), KEEL_NOFILE_SOFT
+//   (the soft RLIMIT_NOFILE for init and everything it starts; unset: what Bun left, the hard
+//   limit). Grace times have no upper limit (30 days is waited for).
 // exit: an essential service's code when it stopped the container · CMD's code (128+N if killed
 //   by signal N; 126/127 if it cannot run) · else the failing stage's code · else 0 (a requested
 //   stop, or run.d's 99) · 1 if init itself failed · 2 usage (an unknown option, or one without
@@ -31,6 +38,7 @@
 import { defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { loadConfig } from "../src/init/config.ts";
 import { Init } from "../src/init/init.ts";
+import { rawOperands } from "../src/sys/exec.ts";
 import { createLogger, FORMATS, LEVELS, parseLevel, type LogFormat } from "../src/log.ts";
 
 export default defineApplet({
@@ -65,7 +73,7 @@ export default defineApplet({
     // Accepted so a phusion image's CMD keeps working now that unknown options are refused.
     if (args["enable-insecure-key"]) log.warn("--enable-insecure-key is my_init's SSH option; keel runs no SSH server, so it does nothing");
     const init = new Init(log, loadConfig(process.env, log), {
-      command: args._ as string[],
+      command: rawOperands(args._ as string[]),
       skipStartupFiles: Boolean(args["skip-startup-files"]),
       skipServices: Boolean(args["skip-runit"] || args["skip-services"]),
       killAllOnExit: args["kill-all-on-exit"] !== false,

@@ -6,7 +6,9 @@
 //        With GROUP: that group only. A uid without a passwd entry gets HOME=/ and gid = uid.
 // Sets HOME (the passwd home), USER and LOGNAME (the passwd name; removed for a uid without an
 // entry); the rest of the environment is kept. Inherited fds and ignored signals survive;
-// SIGPIPE and SIGXFSZ are back to default; BUN_* variables are not passed on.
+// SIGPIPE and SIGXFSZ are back to default; BUN_* variables are not passed on. PROG, its
+// arguments and the environment reach PROG byte for byte (UTF-8 or not); the soft
+// RLIMIT_NOFILE is put back to $KEEL_NOFILE_SOFT when that is set (Bun raises it; see README).
 // Order (chpst's): resolve every id, then setgroups -> setgid -> setuid, then prove root cannot
 // be regained (setuid(0) must fail, every thread must hold the new ids, no capabilities), then exec.
 // Not root: only "becoming" yourself works, and PROG still gets exactly USER's groups: any other
@@ -17,7 +19,7 @@
 // see also: with-contenv, DESIGN.md §4 (why glibc set*id through FFI).
 import { readdirSync, readFileSync } from "node:fs";
 import { AppletError, defineApplet, UsageError } from "../src/applet.ts";
-import { execProgram } from "../src/sys/exec.ts";
+import { execProgram, rawOperands } from "../src/sys/exec.ts";
 import { getegid, getgid, getgroups, getuid, geteuid, setgid, setgroups, setuid } from "../src/sys/libc.ts";
 import { LookupError, readGroup, readPasswd, resolveTarget, type Target } from "../src/sys/users.ts";
 
@@ -97,7 +99,10 @@ export default defineApplet({
     prog: { type: "positional", required: false, description: "the program to run as that user, then its arguments" },
   },
   run({ args }) {
-    const [spec, ...argv] = args._ as string[];
+    const operands = args._ as string[];
+    const [spec] = operands;
+    // PROG and its arguments as the caller's bytes (Bun's strings turn non-UTF-8 into U+FFFD).
+    const argv = rawOperands(operands).slice(1);
     if (spec === undefined) throw new UsageError("say a user and a program: setuser USER[:GROUP] PROG [ARGS...]");
     if (argv.length === 0) throw new UsageError(`say the program to run as '${spec}': setuser USER[:GROUP] PROG [ARGS...]`);
     let target: Target;

@@ -17,7 +17,9 @@
 // reaches a shell run as `SHELL SCRIPT ARGS` (the shebang form) or `SHELL -c CMD ARGS`: it goes
 // through in pieces and the shell joins them into a plain (unexported) variable before the
 // script runs (the script is then read with `.` by `SHELL -c`; $0 and "$@" are the same).
-// Any other program with such a value: exit 1, saying so.
+// Any other program with such a value: exit 1, saying so. PROG, its arguments and the caller's
+// variables reach PROG byte for byte (UTF-8 or not); a saved value equal to the caller's decoded
+// one goes as the caller's bytes. The soft RLIMIT_NOFILE is put back to $KEEL_NOFILE_SOFT when set.
 // env:   KEEL_RUNTIME_DIR, XDG_RUNTIME_DIR (where to look); BUN_* are never passed on
 // exit:  PROG's own (exec replaces keel) · 127 PROG not found · 126 not executable ·
 //        1 store unreadable, or --print with no store / no such NAME · 2 usage
@@ -26,7 +28,7 @@ import { existsSync } from "node:fs";
 import { basename, join } from "pathe";
 import { AppletError, defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { findStore, formatEnvJson, formatEnvSh, isShellName, newEnv, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
-import { execProgram, tooBigForExec } from "../src/sys/exec.ts";
+import { execProgram, rawOperands, tooBigForExec } from "../src/sys/exec.ts";
 import type { Logger } from "../src/log.ts";
 
 const CHUNK_BYTES = 100_000;
@@ -139,9 +141,13 @@ export default defineApplet({
     }
     if (args.json) throw new UsageError("--json only goes with --print");
     if (operands.length === 0) throw new UsageError("say the program to run: with-contenv PROG [ARGS...]");
-    const argv = splitShebangWord(operands);
+    // PROG and its arguments as the caller's bytes (Bun's strings turn non-UTF-8 into U+FFFD),
+    // with a shebang's one "bash -e" word split in two.
+    const raw = rawOperands(operands);
+    const split = splitShebangWord(operands);
+    const argv = split === operands ? raw : [...split.slice(0, split.length - operands.length + 1), ...raw.slice(1)];
     if (!store) return execProgram(argv, process.env);
-    const env = Object.assign(newEnv(process.env), load(store));
-    return execProgram(...passBigValues(argv, env, store, log));
+    const [out, env] = passBigValues(split, Object.assign(newEnv(process.env), load(store)), store, log);
+    return execProgram(out === split ? argv : out, env);
   },
 });

@@ -4,11 +4,11 @@ import { basename } from "pathe";
 import { runApplet } from "./applet.ts";
 import { applets, type AppletEntry } from "./applets.ts";
 import { compatApplet } from "./compat.ts";
-import { captureInheritedFds } from "./sys/exec.ts";
+import { captureStart } from "./sys/exec.ts";
 import { createLogger } from "./log.ts";
 import { runKeel } from "./keel.ts";
 
-captureInheritedFds();
+captureStart();
 
 /** `keel-linux-x64`, `keel`, or `bun` (under `bun run`) mean the multiplexer. */
 export function isMultiplexerName(name: string): boolean {

@@ -6,8 +6,9 @@ import { join } from "pathe";
 import { isatty } from "node:tty";
 import type { Logger } from "../log.ts";
 import { DEFAULT_RUNTIME_DIR, prepareRuntimeDir, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
-import { childEnv, execFailure, findProgram, NotRunnable, tooBigForExec } from "../sys/exec.ts";
+import { childEnv, envEntry, execFailure, findProgram, inheritedFdList, NOFILE_VARIABLE, NotRunnable, restoreNofile, shown, tooBigForExec } from "../sys/exec.ts";
 import * as libc from "../sys/libc.ts";
+import { catchSignals, type CaughtSignal } from "../sys/signals.ts";
 import type { InitConfig } from "./config.ts";
 import { killAll } from "./kill-all.ts";
 import { Reaper, type Child } from "./reaper.ts";
@@ -20,7 +21,8 @@ import { Supervisor } from "./supervisor.ts";
 import { S6Results } from "./s6-results.ts";
 
 export interface InitOptions {
-  command: string[];
+  /** CMD and its arguments, as the bytes init was given. */
+  command: libc.Bytes[];
   skipStartupFiles: boolean;
   skipServices: boolean;
   killAllOnExit: boolean;
@@ -28,15 +30,27 @@ export interface InitOptions {
   noRestart?: boolean;
 }
 
-const SIG = { HUP: 1, INT: 2, QUIT: 3, KILL: 9, USR1: 10, USR2: 12, TERM: 15, CONT: 18, TTIN: 21, TTOU: 22, WINCH: 28 } as const;
-const STOP_SIGNALS = ["SIGTERM", "SIGINT", "SIGQUIT"] as const;
-const FORWARDED = ["SIGHUP", "SIGUSR1", "SIGUSR2", "SIGWINCH", "SIGCONT"] as const;
-/** Stop signals go to CMD (or the running script); services are stopped in order by the shutdown. */
-const STOP_NUMBERS = new Set<number>([SIG.TERM, SIG.INT, SIG.QUIT]);
+const SIG = {
+  HUP: 1, INT: 2, QUIT: 3, ILL: 4, TRAP: 5, ABRT: 6, BUS: 7, FPE: 8, KILL: 9, USR1: 10, SEGV: 11, USR2: 12, PIPE: 13,
+  ALRM: 14, TERM: 15, STKFLT: 16, CHLD: 17, CONT: 18, TSTP: 20, TTIN: 21, TTOU: 22, URG: 23, XCPU: 24, XFSZ: 25,
+  VTALRM: 26, PROF: 27, WINCH: 28, IO: 29, SYS: 31,
+} as const;
+const STOP_SIGNALS: readonly number[] = [SIG.TERM, SIG.INT, SIG.QUIT];
+/** glibc's SIGRTMIN..SIGRTMAX (32 and 33 are glibc's own, as in tini's sigfillset). */
+const REALTIME = Array.from({ length: 31 }, (_, i) => 34 + i);
+/** tini's set: every signal but CHLD, the synchronous ones, TTIN/TTOU (ignored) and those no
+ *  handler can catch (KILL, STOP); less PWR, which Bun's garbage collector owns (README). */
+const FORWARDED = [SIG.HUP, SIG.USR1, SIG.USR2, SIG.PIPE, SIG.ALRM, SIG.STKFLT, SIG.CONT, SIG.TSTP, SIG.URG, SIG.XCPU,
+  SIG.XFSZ, SIG.VTALRM, SIG.PROF, SIG.WINCH, SIG.IO, ...REALTIME];
+/** Raised by a faulting instruction; a *sent* one must not reach Bun's crash handler in PID 1. */
+const SYNCHRONOUS = [SIG.ILL, SIG.TRAP, SIG.ABRT, SIG.BUS, SIG.FPE, SIG.SEGV, SIG.SYS];
+const SI_USER = 0;
 /** run.d's "stop the container cleanly" code (behance). */
 const RUN_D_CLEAN_STOP = 99;
 
 class Stop extends Error {}
+
+const signalName = (sig: number) => `SIG${Object.entries(SIG).find(([, n]) => n === sig)?.[0] ?? `RTMIN+${sig - 34}`}`;
 
 export class Init {
   readonly reaper = new Reaper();
@@ -85,7 +99,7 @@ export class Init {
 
   private forward(sig: number): void {
     // With no CMD (and no script running), a forwarded signal is for the services.
-    if (this.targets.size === 0 && !STOP_NUMBERS.has(sig)) this.supervisor?.signalAll(sig);
+    if (this.targets.size === 0 && !STOP_SIGNALS.includes(sig)) this.supervisor?.signalAll(sig);
     for (const pgid of this.targets) {
       try {
         libc.kill(-pgid, sig);
@@ -93,18 +107,40 @@ export class Init {
     }
   }
 
+  private onSignal(s: CaughtSignal): void {
+    if (s.signo === SIG.CHLD) return this.reaper.reap();
+    if (STOP_SIGNALS.includes(s.signo)) return this.stop(s.signo, signalName(s.signo));
+    // init's own write to a closed pipe (or past RLIMIT_FSIZE) raises these: not CMD's business.
+    if ((s.signo === SIG.PIPE || s.signo === SIG.XFSZ) && s.code === SI_USER && s.pid === libc.getpid()) return;
+    this.forward(s.signo);
+  }
+
   installSignalHandlers(): void {
-    process.on("SIGCHLD", () => this.reaper.reap());
-    for (const name of STOP_SIGNALS) process.on(name, () => this.stop(SIG[name.slice(3) as keyof typeof SIG], name));
-    for (const name of FORWARDED) process.on(name, () => this.forward(SIG[name.slice(3) as keyof typeof SIG]));
+    const handled = [SIG.CHLD, ...STOP_SIGNALS, ...FORWARDED];
+    if (!catchSignals(handled, (s) => this.onSignal(s))) {
+      this.log.warn(`cannot install native signal handlers on ${process.arch}: only signals with a Node name are forwarded (no SIGRTMIN+n)`);
+      const named = (sig: number) => signalName(sig) as NodeJS.Signals;
+      for (const sig of handled) if (sig < 32 && sig !== SIG.PIPE && sig !== SIG.XFSZ) process.on(named(sig), () => this.onSignal({ signo: sig, code: SI_USER, pid: 0 }));
+    }
     // init may need tcsetpgrp from the background; a stray tty read must not stop PID 1.
     libc.ignoreSignal(SIG.TTOU);
     libc.ignoreSignal(SIG.TTIN);
+    // Bun's crash handler panics on a *sent* one of these. Ignored, PID 1 drops them as the kernel
+    // drops a signal PID 1 has no handler for (tini relies on that). A real fault still ends init:
+    // the kernel resets an ignored synchronous signal to its default when an instruction raises it.
+    if (this.pid1) for (const sig of SYNCHRONOUS) libc.ignoreSignal(sig);
   }
 
   /** Stage 1. */
   preinit(): void {
     libc.unblockAllSignals();
+    // Bun marked every inherited fd close-on-exec; CMD and scripts get them (LISTEN_FDS, --preserve-fds).
+    for (const fd of inheritedFdList()) {
+      try {
+        libc.setCloexec(fd, false);
+      } catch {}
+    }
+    this.restoreLimits();
     if (!this.pid1) {
       libc.setChildSubreaper();
       this.log.warn(`not PID 1 (pid ${libc.getpid()}): running as a child subreaper; at exit only init's own descendants are signalled`);
@@ -140,14 +176,24 @@ export class Init {
     this.reaper.reap();
   }
 
+  /** Bun raised the soft RLIMIT_NOFILE to the hard one; init and so every child get the stated one back. */
+  private restoreLimits(): void {
+    try {
+      const soft = restoreNofile(process.env);
+      if (soft !== undefined) this.log.debug(`soft RLIMIT_NOFILE set to ${soft} (${NOFILE_VARIABLE})`);
+    } catch (e) {
+      this.log.warn(`${(e as Error).message}; programs keep the soft limit Bun raised (${libc.getrlimit(libc.RLIMIT_NOFILE).soft})`);
+    }
+  }
+
   private warnedTooLong = new Set<string>();
   /** The environment children get. Linux refuses the whole exec when one NAME=value is over
    *  128 KiB (MAX_ARG_STRLEN), so such a variable is left out here; the store still has it. */
-  private childEnvironment(): string[] {
-    const out: string[] = [];
+  private childEnvironment(): libc.Bytes[] {
+    const out: libc.Bytes[] = [];
     for (const [name, value] of Object.entries(this.env)) {
       if (!tooBigForExec(name, value)) {
-        out.push(`${name}=${value}`);
+        out.push(envEntry(name, value));
         continue;
       }
       if (!this.warnedTooLong.has(name)) {
@@ -159,8 +205,8 @@ export class Init {
   }
 
   /** Starts PATH's or an absolute program; on failure logs and returns the shell's code. */
-  private start(argv: string[], session: libc.SpawnOptions["session"], extra: Pick<libc.SpawnOptions, "cwd" | "dup2"> = {}): Child | number {
-    let file: string;
+  private start(argv: libc.Bytes[], session: libc.SpawnOptions["session"], extra: Pick<libc.SpawnOptions, "cwd" | "dup2"> = {}): Child | number {
+    let file: libc.Bytes;
     try {
       file = findProgram(argv[0]!, this.env.PATH);
       return this.reaper.spawn({ path: file, argv, env: this.childEnvironment(), session, ...extra });
@@ -180,7 +226,7 @@ export class Init {
 
   /** Waits for CHILD until its deadline (see deadline()); then SIGKILL to its group. A stop request
    *  that comes while waiting moves the deadline, so one wait serves scripts and CMD alike. */
-  private async finish(child: Child, cap: number | undefined, what: string, stopAware = false): Promise<number> {
+  private async finish(child: Child, cap: number | undefined, what: libc.Bytes, stopAware = false): Promise<number> {
     for (;;) {
       const waitingForStop = stopAware && !this.stopRequested;
       const t = timer(this.deadline(cap, stopAware) - Date.now());
@@ -188,7 +234,7 @@ export class Init {
       t.cancel();
       if (first === "stop") continue;
       if (first !== "timeout") return first;
-      this.log.warn(`${what} (pid ${child.pid}) still running after its time; sending SIGKILL`);
+      this.log.warn(`${shown(what)} (pid ${child.pid}) still running after its time; sending SIGKILL`);
       try {
         libc.kill(-child.pid, SIG.KILL);
       } catch {}
@@ -200,7 +246,7 @@ export class Init {
   }
 
   /** One script in its own session; a stop request forwards to it and bounds it by the grace time. */
-  private async runScript(path: string, maxMs?: number, stopAware = true): Promise<number> {
+  private async runScript(path: libc.Bytes, maxMs?: number, stopAware = true): Promise<number> {
     const child = this.start([path], "setsid");
     if (typeof child === "number") return child;
     this.targets.add(child.pid);
@@ -216,15 +262,15 @@ export class Init {
   private async runStage(name: string, sources: readonly ScriptSource[], opts: { onEach?: () => void; maxMs?: number; stopAware?: boolean; onFailure?: "stop" | "warn" | "ignore" } = {}): Promise<number | undefined> {
     for (const path of listScripts(sources, this.log)) {
       if (opts.stopAware !== false && this.stopRequested) throw new Stop();
-      this.log.debug(`${name}: running ${path}`);
+      this.log.debug(`${name}: running ${shown(path)}`);
       const code = await this.runScript(path, opts.maxMs, opts.stopAware !== false);
       opts.onEach?.();
       if (opts.stopAware !== false && this.stopRequested) throw new Stop();
       if (code !== 0) {
         const onFailure = opts.onFailure ?? "stop";
         if (onFailure === "stop") return code;
-        if (onFailure === "warn") this.log.warn(`${name}: ${path} exited with ${code}`);
-        else this.log.debug(`${name}: ${path} exited with ${code}`);
+        if (onFailure === "warn") this.log.warn(`${name}: ${shown(path)} exited with ${code}`);
+        else this.log.debug(`${name}: ${shown(path)} exited with ${code}`);
       }
     }
     return undefined;

@@ -1,8 +1,10 @@
 // The script directories of the boot and shutdown stages, and how their entries are chosen.
+import { isUtf8 } from "node:buffer";
 import { readdirSync, statSync } from "node:fs";
 import { join } from "pathe";
 import type { Logger } from "../log.ts";
-import { isExecutable } from "../sys/exec.ts";
+import { isExecutable, shown } from "../sys/exec.ts";
+import type { Bytes } from "../sys/libc.ts";
 
 /** Stage 2 (behance): before anything else; exit 99 = stop cleanly. */
 export const RUN_D = [{ dir: "/run.d", suffix: ".sh" }, { dir: "/etc/keel/run.d" }];
@@ -14,9 +16,10 @@ export const POST_SHUTDOWN = [{ dir: "/etc/my_init.post_shutdown.d" }];
 
 export type ScriptSource = { dir: string; suffix?: string } | { file: string };
 
-/** The programs to run, in order: each dir's regular files sorted bytewise; hidden files skipped. */
-export function listScripts(sources: readonly ScriptSource[], log: Logger, root = "/"): string[] {
-  const out: string[] = [];
+/** The programs to run, in order: each dir's regular files sorted bytewise; hidden files skipped.
+ *  A name that is not UTF-8 comes back as its bytes. */
+export function listScripts(sources: readonly ScriptSource[], log: Logger, root = "/"): Bytes[] {
+  const out: Bytes[] = [];
   for (const source of sources) {
     if ("file" in source) {
       const path = join(root, source.file);
@@ -26,24 +29,26 @@ export function listScripts(sources: readonly ScriptSource[], log: Logger, root 
       continue;
     }
     const dir = join(root, source.dir);
-    let names: string[];
+    let names: Buffer[];
     try {
-      names = readdirSync(dir);
+      // As bytes: a file name need not be UTF-8, and its string form would name no file.
+      names = readdirSync(dir, { encoding: "buffer" });
     } catch {
       continue;
     }
     // Bytewise order, like run-parts and s6 (not locale order).
-    names.sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+    names.sort(Buffer.compare);
     for (const name of names) {
-      if (name.startsWith(".") || (source.suffix && !name.endsWith(source.suffix))) continue;
-      const path = join(dir, name);
+      const text = name.toString();
+      if (text.startsWith(".") || (source.suffix && !text.endsWith(source.suffix))) continue;
+      const path: Bytes = isUtf8(name) ? join(dir, text) : Buffer.concat([Buffer.from(dir.endsWith("/") ? dir : `${dir}/`), name]);
       try {
         if (!statSync(path).isFile()) continue;
       } catch {
         continue;
       }
       if (isExecutable(path)) out.push(path);
-      else log.warn(`skipping ${path}: not executable (chmod +x it to run it)`);
+      else log.warn(`skipping ${shown(path)}: not executable (chmod +x it to run it)`);
     }
   }
   return out;

@@ -1,6 +1,6 @@
 // The only bun:ffi file: the libc calls Bun lacks (DESIGN §4). Each export is a thin, typed
 // wrapper; failures throw SysError, which carries errno and the name of the call.
-import { dlopen, FFIType, ptr, read, type Pointer } from "bun:ffi";
+import { dlopen, FFIType, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi";
 
 const { i32, u32, u64, ptr: P, cstring } = FFIType;
 
@@ -52,6 +52,11 @@ const SYMBOLS = {
   readlinkat: { args: [i32, P, P, u64], returns: FFIType.i64 },
   flock: { args: [i32, i32], returns: i32 },
   clock_gettime: { args: [i32, P], returns: i32 },
+  sigaction: { args: [i32, P, P], returns: i32 },
+  mmap: { args: [u64, u64, i32, i32, i32, u64], returns: u64 },
+  mprotect: { args: [u64, u64, i32], returns: i32 },
+  getrlimit: { args: [i32, P], returns: i32 },
+  setrlimit: { args: [i32, P], returns: i32 },
 } as const;
 
 // Opened on first use: bun:ffi compiles a trampoline per symbol, which would cost every
@@ -97,13 +102,15 @@ function checkReturned(call: string, rc: number): void {
   if (rc !== 0) throw new SysError(call, rc);
 }
 
+/** A string (UTF-8) or the exact bytes the caller gave (argv, environ, file names are bytes). */
+export type Bytes = string | Buffer;
+
 export function cstr(s: string | Uint8Array): Buffer {
-  // A file name from readdir(encoding "buffer") goes through byte for byte.
   return typeof s === "string" ? Buffer.from(s + "\0", "utf8") : Buffer.concat([s, Buffer.alloc(1)]);
 }
 
 /** A NULL-terminated char*[]; `keep` must stay referenced until the call returns. */
-function cstrArray(list: readonly string[]): { array: BigUint64Array; keep: Buffer[] } {
+function cstrArray(list: readonly Bytes[]): { array: BigUint64Array; keep: Buffer[] } {
   const keep = list.map(cstr);
   const array = new BigUint64Array(list.length + 1);
   keep.forEach((b, i) => (array[i] = BigInt(ptr(b))));
@@ -136,7 +143,7 @@ export function ignoreSignal(sig: number): void {
 }
 
 /** Replace this process. Returns only by throwing. */
-export function execve(path: string, argv: readonly string[], env: readonly string[]): never {
+export function execve(path: Bytes, argv: readonly Bytes[], env: readonly Bytes[]): never {
   const p = cstr(path);
   const a = cstrArray(argv);
   const e = cstrArray(env);
@@ -149,9 +156,9 @@ export const POSIX_SPAWN_SETPGROUP = 0x02, POSIX_SPAWN_SETSIGDEF = 0x04,
 
 export interface SpawnOptions {
   /** Absolute path of the program (PATH lookup is the caller's job, so it can say 126/127). */
-  path: string;
-  argv: readonly string[];
-  env: readonly string[];
+  path: Bytes;
+  argv: readonly Bytes[];
+  env: readonly Bytes[];
   /** New session (the default) or a new process group with this pgid (0 = own pid). */
   session?: "setsid" | { pgroup: number } | "inherit";
   /** child fd <- parent fd, applied in order. */
@@ -285,13 +292,54 @@ export function getCloexec(fd: number): boolean {
   return (check("fcntl(F_GETFD)", libc.fcntl(fd, F_GETFD, 0n)) & FD_CLOEXEC) !== 0;
 }
 
-const O_CLOEXEC = 0o2000000, O_NONBLOCK = 0o4000, F_GETFL = 3, F_SETFL = 4;
-/** A close-on-exec pipe: [read end, write end]. A child gets an end only through spawn's dup2. */
-export function pipe(): [read: number, write: number] {
+const SA_SIGINFO = 4, SA_RESTART = 0x10000000;
+// glibc's struct sigaction on x86_64 and aarch64: handler, sigset_t (128), int flags, restorer.
+const SIGACTION_BYTES = 152, SA_FLAGS_OFFSET = 136;
+/** sigaction(SIG) with a native handler(int, siginfo_t*, void*) at HANDLER, restarting syscalls. */
+export function setSignalHandler(sig: number, handler: bigint): void {
+  const act = Buffer.alloc(SIGACTION_BYTES);
+  act.writeBigUInt64LE(handler, 0);
+  act.writeInt32LE(SA_SIGINFO | SA_RESTART, SA_FLAGS_OFFSET);
+  check(`sigaction(${sig})`, libc.sigaction(sig, ptr(act), null));
+}
+
+export const O_NONBLOCK = 0o4000, O_CLOEXEC = 0o2000000;
+export function pipe2(flags: number): [read: number, write: number] {
   const fds = new Int32Array(2);
-  check("pipe2", libc.pipe2(ptr(fds), O_CLOEXEC));
+  check("pipe2", libc.pipe2(ptr(fds), flags));
   return [fds[0]!, fds[1]!];
 }
+
+const PROT_READ = 1, PROT_WRITE = 2, PROT_EXEC = 4, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, PAGE = 4096;
+/** A private page holding CODE, made read+execute (never writable and executable at once). */
+export function executablePage(code: Uint8Array): bigint {
+  if (code.length > PAGE) throw new Error("code larger than a page");
+  const addr = libc.mmap(0n, BigInt(PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0n);
+  if (addr === 0xffffffffffffffffn) throw new SysError("mmap", errno());
+  new Uint8Array(toArrayBuffer(Number(addr) as Pointer, 0, PAGE)).set(code);
+  check("mprotect", libc.mprotect(addr, BigInt(PAGE), PROT_READ | PROT_EXEC));
+  return addr;
+}
+
+export const RLIMIT_NOFILE = 7;
+export interface Rlimit {
+  soft: bigint;
+  hard: bigint;
+}
+export const RLIM_INFINITY = 0xffffffffffffffffn;
+export function getrlimit(resource: number): Rlimit {
+  const buf = new BigUint64Array(2);
+  check("getrlimit", libc.getrlimit(resource, ptr(buf)));
+  return { soft: buf[0]!, hard: buf[1]! };
+}
+export function setrlimit(resource: number, limit: Rlimit): void {
+  const buf = new BigUint64Array([limit.soft, limit.hard]);
+  check("setrlimit", libc.setrlimit(resource, ptr(buf)));
+}
+
+const F_GETFL = 3, F_SETFL = 4;
+/** A close-on-exec pipe: [read end, write end]. A child gets an end only through spawn's dup2. */
+export const pipe = () => pipe2(O_CLOEXEC);
 /** Non-blocking on this end only (the other end's file description, a child's, stays blocking). */
 export function setNonBlocking(fd: number): void {
   const flags = check("fcntl", libc.fcntl(fd, F_GETFL, 0n));

@@ -3,7 +3,9 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
 import * as libc from "../../src/sys/libc.ts";
-import { childEnv, findProgram, NotRunnable } from "../../src/sys/exec.ts";
+import { childEnv, findProgram, NotRunnable, statedNofile } from "../../src/sys/exec.ts";
+import { catchSignals, type CaughtSignal } from "../../src/sys/signals.ts";
+import { pollUntil } from "../lib/keel.ts";
 import { tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
 // bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
@@ -151,5 +153,35 @@ describe("finding a program", () => {
   });
   test("childEnv drops BUN_ variables and keeps the rest", () => {
     expect(childEnv({ BUN_INSTALL: "x", A: "1", BUNNY: "2" })).toEqual({ A: "1", BUNNY: "2" });
+  });
+});
+
+describe("rlimits", () => {
+  test("getrlimit/setrlimit round trip; KEEL_NOFILE_SOFT is capped at the hard limit and must be a number", () => {
+    const before = libc.getrlimit(libc.RLIMIT_NOFILE);
+    try {
+      libc.setrlimit(libc.RLIMIT_NOFILE, { soft: 777n, hard: before.hard });
+      expect(libc.getrlimit(libc.RLIMIT_NOFILE)).toEqual({ soft: 777n, hard: before.hard });
+    } finally {
+      libc.setrlimit(libc.RLIMIT_NOFILE, before);
+    }
+    expect(statedNofile({})).toBeUndefined();
+    expect(statedNofile({ KEEL_NOFILE_SOFT: "100" })).toBe(100n);
+    expect(statedNofile({ KEEL_NOFILE_SOFT: "999999999999" })).toBe(before.hard);
+    expect(() => statedNofile({ KEEL_NOFILE_SOFT: "-1" })).toThrow("KEEL_NOFILE_SOFT=-1 is not a number");
+  });
+});
+
+describe("catchSignals (the native handler writing into a pipe)", () => {
+  test("real-time and named signals arrive in order with their sender", async () => {
+    const got: CaughtSignal[] = [];
+    // 40 and 41 (SIGRTMIN+6, +7): nothing in the test runner uses them.
+    expect(catchSignals([40, 41], (s) => got.push(s))).toBe(true);
+    libc.kill(libc.getpid(), 40);
+    libc.kill(libc.getpid(), 41);
+    libc.kill(libc.getpid(), 40);
+    await pollUntil(() => got.length === 3, 30_000, () => `got ${JSON.stringify(got)}`);
+    expect(got.map((s) => s.signo).sort()).toEqual([40, 40, 41]);
+    for (const s of got) expect({ code: s.code, pid: s.pid }).toEqual({ code: 0, pid: libc.getpid() });
   });
 });
