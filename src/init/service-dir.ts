@@ -1,7 +1,7 @@
 // Service directories (DESIGN §2 "A service directory"): where they are found and what their
 // files mean. runit/phusion (/etc/service), s6-overlay/behance (/etc/services.d) and osixia
 // (/container/services: process.sh, finish.sh, startup.sh, .priority) all become one ServiceDef.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "pathe";
 import type { Logger } from "../log.ts";
@@ -56,15 +56,6 @@ function readText(path: string): string | undefined {
   }
 }
 
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function executableFile(path: string): boolean {
   try {
     return statSync(path).isFile() && isExecutable(path);
@@ -90,13 +81,13 @@ function nonNegativeInt(text: string | undefined): number | undefined {
 /** Reads one service dir; a problem (no run script, a bad file) is returned as a string. */
 export function readServiceDir(name: string, dir: string, osixia: boolean): ServiceDef | string {
   const run = join(dir, osixia ? "process.sh" : "run");
-  if (!exists(run)) return `${dir}: no ${osixia ? "process.sh" : "run"} script; skipped`;
+  if (!existsSync(run)) return `${dir}: no ${osixia ? "process.sh" : "run"} script; skipped`;
   if (!executableFile(run)) return `${run} is not an executable file (chmod +x it); ${name} skipped`;
   const finishPath = join(dir, osixia ? "finish.sh" : "finish");
   const finish = executableFile(finishPath) ? finishPath : undefined;
   const loggerPath = join(dir, "log/run");
   const logger = !osixia && executableFile(loggerPath) ? loggerPath : undefined;
-  if (!osixia && !logger && exists(loggerPath)) return `${loggerPath} is not executable (chmod +x it); ${name} skipped`;
+  if (!osixia && !logger && existsSync(loggerPath)) return `${loggerPath} is not executable (chmod +x it); ${name} skipped`;
 
   const fdText = readText(join(dir, "notification-fd"));
   const notificationFd = nonNegativeInt(fdText);
@@ -130,13 +121,13 @@ export function readServiceDir(name: string, dir: string, osixia: boolean): Serv
     dir,
     run,
     finish,
-    down: exists(join(dir, "down")),
+    down: existsSync(join(dir, "down")),
     logger,
     notificationFd,
     dependencies: [...dependencies],
     downSignal,
     timeoutKillMs,
-    essential: exists(join(dir, "essential")),
+    essential: existsSync(join(dir, "essential")),
     maxRestarts,
   };
 }
@@ -156,7 +147,7 @@ export function discoverServices(roots: readonly string[] = SERVICE_ROOTS): Disc
     }
     const osixia = isOsixiaRoot(root);
     // osixia v2: once `container services link` has marked services (.entrypoint), only those run.
-    const marked = osixia ? names.filter((n) => exists(join(root, n, ".entrypoint"))) : [];
+    const marked = osixia ? names.filter((n) => existsSync(join(root, n, ".entrypoint"))) : [];
     for (const name of names) {
       if (name.startsWith(".")) continue;
       const dir = join(root, name);
@@ -174,7 +165,7 @@ export function discoverServices(roots: readonly string[] = SERVICE_ROOTS): Disc
           startup.push({ path: script, priority: p === undefined || Number.isNaN(p) ? DEFAULT_PRIORITY : p });
         }
         // An osixia service may be only a startup.sh (setup, no daemon): not a problem.
-        if (!exists(join(dir, "process.sh"))) continue;
+        if (!existsSync(join(dir, "process.sh"))) continue;
       }
       const def = readServiceDir(name, dir, osixia);
       if (typeof def === "string") {
