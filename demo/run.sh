@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 arch=$(uname -m | sed -e 's/x86_64/x64/' -e 's/aarch64/arm64/')
 keel=$PWD/dist/keel-linux-$arch
 work=$(mktemp -d /tmp/keel-demo.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+pid1=
+# Whatever happens, the sandbox's PID 1 goes (SIGKILL ends its whole namespace), then its files.
+trap '[ -z "$pid1" ] || kill -KILL "$pid1" 2>/dev/null || true; rm -rf "$work"' EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "keel $("$keel" --version | cut -d' ' -f2-): the applets"
@@ -21,7 +23,7 @@ if [ "$(id -u)" != 0 ] || ! command -v unshare >/dev/null; then
 fi
 
 up=$work/upper
-mkdir -p "$up/etc/cont-init.d" "$up/etc/my_init.d" "$up/etc/container_environment" "$up/container/environment/app" "$up/opt"
+mkdir -p "$up/etc/cont-init.d" "$up/etc/my_init.d" "$up/etc/container_environment" "$up/container/environment/app" "$up/opt" "$up/etc/service/ticker/log"
 cat >"$up/etc/cont-init.d/10-greet" <<'S'
 #!/bin/sh
 echo "cont-init.d/10-greet: pid $$, GREETING='$GREETING'"
@@ -42,17 +44,32 @@ trap 'echo "CMD: got SIGTERM, saving state..."; sleep 0.2; echo saved > /tmp/sta
 touch /tmp/ready
 while :; do sleep 100 & wait $!; done
 S
-chmod +x "$up/etc/cont-init.d/10-greet" "$up/etc/my_init.d/20-phusion" "$up/opt/app"
+# A runit-style service with a logger: init supervises both, and stops the service before CMD's
+# container exits.
+cat >"$up/etc/service/ticker/run" <<'S'
+#!/bin/sh
+echo "ticker: started (pid $$), greeting '$GREETING'"
+trap 'echo "ticker: got SIGTERM, stopping"; exit 0' TERM
+while :; do sleep 100 & wait $!; done
+S
+cat >"$up/etc/service/ticker/log/run" <<'S'
+#!/bin/sh
+exec sed -u 's/^/[ticker log] /'
+S
+chmod +x "$up/etc/cont-init.d/10-greet" "$up/etc/my_init.d/20-phusion" "$up/opt/app" "$up/etc/service/ticker/run" "$up/etc/service/ticker/log/run"
 
-say "boot: init as PID 1, CMD = /opt/app (GREETING overridden with -e style env)"
+say "boot: init as PID 1, a service (/etc/service/ticker), CMD = /opt/app (GREETING overridden with -e style env)"
 start=$(date +%s%N)
-GREETING="from docker run -e" KEEL_LOG_LEVEL=debug test/lib/sandbox.sh "$work" -- "$keel" init --skip-runit -- /opt/app &  # --skip-runit: the host's own runit services show through the sandbox
+GREETING="from docker run -e" KEEL_LOG_LEVEL=debug test/lib/sandbox.sh "$work" -- "$keel" init -- /opt/app &
 runner=$!
 while [ ! -e "$up/tmp/ready" ]; do sleep 0.01; done
 echo "(booted in $(( ($(date +%s%N) - start) / 1000000 )) ms)"
 sleep 0.5
 pid1=$(cut -d' ' -f1 "/proc/$runner/task/$runner/children")
-zombies=$(awk '$3=="Z"' /proc/[0-9]*/stat 2>/dev/null | wc -l)
+say "sv status, as an operator's docker exec would run it"
+nsenter -t "$pid1" -m -p -r -w -- "$keel" sv status
+# A process may exit between the glob and the read: never fatal.
+zombies=$( (awk '$3=="Z"' /proc/[0-9]*/stat 2>/dev/null || true) | wc -l)
 say "docker stop: SIGTERM to PID 1 (host pid $pid1); zombies on the machine right now: $zombies"
 stop=$(date +%s%N)
 kill -TERM "$pid1"
