@@ -1,11 +1,12 @@
 // An image made for phusion keeps `CMD ["/sbin/my_init"]`, and keel's base image has
 // ENTRYPOINT ["/sbin/init"]: docker runs `/sbin/init /sbin/my_init`. Run as CMD, a second init
 // would boot the services a second time under the first (two memcacheds on one port, two svlogds
-// on one dir). So init takes a CMD that is keel's own init as more of its own options.
-import { realpathSync } from "node:fs";
+// on one dir). So init takes a CMD that is keel's own init as more of its own options; also
+// behance's CMD ["/bin/bash", "/run.sh"], where /run.sh is keel's shim that execs init.
+import { readFileSync, realpathSync } from "node:fs";
 import { basename } from "pathe";
 import { applets } from "../applets.ts";
-import { compatApplet } from "../compat.ts";
+import { compatApplet, SHIM_MARK } from "../compat.ts";
 import { findProgram } from "../sys/exec.ts";
 
 /** The names init answers to: its links (init, my_init) and the compat ones (/init). */
@@ -17,10 +18,43 @@ function isInitName(name: string): boolean {
 export function isSelfInit(program: string | undefined, path = process.env.PATH): boolean {
   if (!program || !isInitName(basename(program))) return false;
   try {
-    return realpathSync(findProgram(program, path)) === realpathSync("/proc/self/exe");
+    return isSelf(findProgram(program, path));
   } catch {
     return false;
   }
+}
+
+const isSelf = (path: string) => {
+  try {
+    return realpathSync(path) === realpathSync("/proc/self/exe");
+  } catch {
+    return false;
+  }
+};
+
+/** A compat shim (keel install --compat) whose whole job is `exec KEEL init "$@"`: /run.sh. */
+function isInitShim(path: string | undefined): boolean {
+  if (!path?.startsWith("/")) return false;
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return false;
+  }
+  if (text.length > 4096 || !text.split("\n")[1]?.startsWith(SHIM_MARK)) return false;
+  const target = /^exec '([^']+)' init "\$@"$/m.exec(text)?.[1];
+  return target !== undefined && isSelf(target);
+}
+
+/** How many leading words of `command` start keel's init: `my_init`, `/run.sh`, `bash [-e] /run.sh`. */
+function initWords(command: readonly string[], path: string | undefined): number {
+  const [program, ...rest] = command;
+  if (!program) return 0;
+  if (isSelfInit(program, path) || isInitShim(program)) return 1;
+  if (!["sh", "bash", "dash"].includes(basename(program))) return 0;
+  let i = 0;
+  while (rest[i] === "-e") i++;
+  return isInitShim(rest[i]) ? i + 2 : 0;
 }
 
 /**
@@ -30,6 +64,7 @@ export function isSelfInit(program: string | undefined, path = process.env.PATH)
  */
 export function unwrapSelfInit(rawArgs: readonly string[], command: readonly string[], path = process.env.PATH): string[] | undefined {
   const cut = rawArgs.length - command.length - 1;
-  if (!isSelfInit(command[0], path) || cut < 0 || rawArgs[cut] !== "--") return undefined;
-  return [...rawArgs.slice(0, cut), ...command.slice(1)];
+  const words = initWords(command, path);
+  if (words === 0 || cut < 0 || rawArgs[cut] !== "--") return undefined;
+  return [...rawArgs.slice(0, cut), ...command.slice(words)];
 }

@@ -155,6 +155,11 @@ describe("the compat paths run", () => {
     expect(r.stdout).toBe("1\n");
     expect(sb.read("/tmp/app-starts")).toBe("started\n");
     expect(sb.read("/tmp/boots")).toBeUndefined();
+    // behance's CMD ["/bin/bash", "/run.sh"]: /run.sh is keel's shim that execs init.
+    const behance = await startInSandbox(sb, ["/sbin/init", "/bin/bash", "/run.sh", "--skip-startup-files", "--", "sh", "-c", "echo $PPID"]).done;
+    expect(behance.stderr).not.toContain("not PID 1");
+    expect(behance.stdout).toBe("1\n");
+    expect(sb.read("/tmp/app-starts")).toBe("started\nstarted\n");
     // A program that only shares the name is still run as CMD.
     sb.script("/usr/local/bin/my_init", "echo not-keel");
     const other = await startInSandbox(sb, ["/sbin/init", "--skip-runit", "--", "my_init"], { env: { PATH: "/usr/local/bin:/usr/bin:/bin" } }).done;
