@@ -37,5 +37,11 @@ FROM debian:bookworm-slim
 COPY --from=build /keel /usr/bin/keel
 RUN ["/usr/bin/keel", "install", "--compat", "all"]
 RUN apt-get update && apt-get install -y --no-install-recommends execline && security-updates --add-security-source && clean
+# behance's run.d scripts stop a build-only run cleanly with `exit $SIGNAL_BUILD_STOP`; its base
+# image sets it, so this one does too.
+ENV SIGNAL_BUILD_STOP=99
+# s6-overlay puts its tools (/command) on PATH, and its execline run scripts call importas,
+# redirfd, ... after `with-contenv` has restored PATH: Debian keeps those in /usr/lib/execline/bin.
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/command:/usr/lib/execline/bin
 ENTRYPOINT ["/sbin/init"]
 HEALTHCHECK --interval=10s --timeout=5s --start-period=5s --retries=3 CMD ["sv", "check"]

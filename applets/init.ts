@@ -2,6 +2,8 @@
 // shut everything down cleanly and exit with the right code (my_init, s6-overlay, tini in one).
 //
 // usage: init [OPTIONS] [--] [CMD ARGS...]      (also linked as /sbin/my_init)
+//   a CMD that is keel's init itself (`/sbin/init /sbin/my_init --quiet`: phusion's CMD under
+//   keel's ENTRYPOINT) is not run: its options and CMD become this init's.
 //   stages: run.d (/run.d/*.sh, /etc/keel/run.d/*; exit 99 = stop cleanly) -> environment
 //   (/etc/container_environment, /container/environment, /etc/keel/environment; docker run -e wins;
 //   saved to $KEEL_RUNTIME_DIR/env, env.sh, env.json) -> startup scripts (/etc/cont-init.d,
@@ -35,13 +37,14 @@
 //   keeps an exited service down.
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
 //   own descendants.
-import { defineApplet, UsageError, type RunContext } from "../src/applet.ts";
+import { defineApplet, runApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { loadConfig } from "../src/init/config.ts";
 import { Init } from "../src/init/init.ts";
+import { unwrapSelfInit } from "../src/init/nested.ts";
 import { rawOperands } from "../src/sys/exec.ts";
 import { createLogger, FORMATS, LEVELS, parseLevel, type LogFormat } from "../src/log.ts";
 
-export default defineApplet({
+const initApplet = defineApplet({
   meta: { name: "init", description: "the container's PID 1: boot, run CMD, stop cleanly" },
   exec: true,
   args: {
@@ -55,8 +58,12 @@ export default defineApplet({
     "log-level": { type: "string", description: `${LEVELS.join(", ")} or 0-5` },
     "log-format": { type: "string", description: "console or json" },
   },
-  async run({ args, data }) {
+  async run({ args, rawArgs, data }) {
     const { name, log: base } = data as RunContext;
+    // CMD is keel's init again (phusion's CMD ["/sbin/my_init"] under ENTRYPOINT /sbin/init):
+    // its options join ours, and one init runs.
+    const merged = unwrapSelfInit(rawArgs, args._ as string[]);
+    if (merged) return runApplet(name, initApplet, merged);
     let level = base.settings.level;
     if (args.quiet) level = Math.min(level, 2);
     if (args["log-level"] !== undefined) {
@@ -97,3 +104,5 @@ export default defineApplet({
     process.exit(code);
   },
 });
+
+export default initApplet;

@@ -144,6 +144,29 @@ describe("the compat paths run", () => {
     expect(r.code).toBe(0);
   });
 
+  test("CMD [\"/sbin/my_init\"] under ENTRYPOINT [\"/sbin/init\"]: one init, services started once, my_init's flags and CMD taken", async () => {
+    const sb = await compatSandbox();
+    sb.script("/etc/service/app/run", "echo started >> /tmp/app-starts\nexec sleep 1000");
+    sb.script("/etc/my_init.d/10-boot", "echo boot >> /tmp/boots");
+    const r = await startInSandbox(sb, ["/sbin/init", "/sbin/my_init", "--skip-startup-files", "--", "sh", "-c", "sleep 0.5; echo $PPID"]).done;
+    expect(r.stderr).not.toContain("not PID 1");
+    expect(r.code).toBe(0);
+    // CMD's parent is init itself, PID 1: no second init in between.
+    expect(r.stdout).toBe("1\n");
+    expect(sb.read("/tmp/app-starts")).toBe("started\n");
+    expect(sb.read("/tmp/boots")).toBeUndefined();
+    // behance's CMD ["/bin/bash", "/run.sh"]: /run.sh is keel's shim that execs init.
+    const behance = await startInSandbox(sb, ["/sbin/init", "/bin/bash", "/run.sh", "--skip-startup-files", "--", "sh", "-c", "echo $PPID"]).done;
+    expect(behance.stderr).not.toContain("not PID 1");
+    expect(behance.stdout).toBe("1\n");
+    expect(sb.read("/tmp/app-starts")).toBe("started\nstarted\n");
+    // A program that only shares the name is still run as CMD.
+    sb.script("/usr/local/bin/my_init", "echo not-keel");
+    const other = await startInSandbox(sb, ["/sbin/init", "--skip-runit", "--", "my_init"], { env: { PATH: "/usr/local/bin:/usr/bin:/bin" } }).done;
+    expect(other.stdout).toBe("not-keel\n");
+    expect(other.code).toBe(0);
+  });
+
   test("/init runs CMD with its own flags; s6-setuidgid drops to the user", async () => {
     const sb = await compatSandbox();
     const r = await startInSandbox(sb, ["/init", "/usr/bin/s6-setuidgid", "nobody", "sh", "-c", 'id -u; echo "$1"', "sh", "-x"]).done;

@@ -1,0 +1,2 @@
+#!/bin/bash -e
+echo "memcached-startup $(date +%s.%N)" >> /run/container/startup-order

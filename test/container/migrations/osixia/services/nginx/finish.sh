@@ -1,0 +1,2 @@
+#!/bin/bash
+container log info "nginx finished: exit $1 signal $2"

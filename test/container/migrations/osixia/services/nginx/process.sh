@@ -1,0 +1,2 @@
+#!/bin/bash -e
+exec /usr/sbin/nginx -g "daemon off; error_log stderr notice;"
