@@ -3,6 +3,8 @@
 // first operand so a child's own flags (`sh -c ...`) are never read as ours.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
 import { createLogger, settingsProblems, type Logger } from "./log.ts";
+import { writeOut } from "./out.ts";
+import { isatty } from "./sys/libc.ts";
 
 export interface AppletDef<T extends ArgsDef = ArgsDef> extends CommandDef<T> {
   /** Stops option parsing at the first operand: everything after it belongs to the child. */
@@ -83,7 +85,7 @@ function checkOptions(argv: readonly string[], args: ArgsDef, exec: boolean): vo
 
 /** NO_COLOR (any non-empty value), TERM=dumb or output that is not a terminal: no ANSI escapes. */
 function plainUnlessTerminal(text: string): string {
-  const colour = process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+  const colour = isatty(1) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
   return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
@@ -104,7 +106,7 @@ export async function runApplet(name: string, applet: AppletDef<any>, argv: stri
   let rawArgs = argv;
   const operand = firstOperand(argv, args);
   if (wantsHelp(argv, applet.exec ? operand : -1)) {
-    process.stdout.write(plainUnlessTerminal(await renderUsage({ ...applet, meta: { ...(await resolveMeta(applet)), name } })) + "\n");
+    writeOut(plainUnlessTerminal(await renderUsage({ ...applet, meta: { ...(await resolveMeta(applet)), name } })) + "\n");
     return 0;
   }
   for (const problem of settingsProblems()) log.warn(problem);
