@@ -242,11 +242,19 @@ export function runKeel(args: string[]): Promise<number> {
   if (args[0] === "install") return runApplet("keel install", install, args.slice(1));
   if (args.length === 0 || args.includes("--help") || args.includes("-h")) {
     const names = Object.keys(applets).join(", ");
-    (args.length === 0 ? writeErr : writeOut)(
+    const usage =
       `${version()}\nusage: keel APPLET [ARGS...]   or a link named after the applet\n` +
-        `       keel --list | --version | --help\n       keel install [--root DIR] [--force] [--compat ${COMPAT_NAMES.join("|")}|all]\n` +
-        `applets: ${names}\n`,
-    );
+      `       keel --list | --version | --help\n       keel install [--root DIR] [--force] [--compat ${COMPAT_NAMES.join("|")}|all]\n` +
+      `applets: ${names}\n`;
+    if (args.length === 0) writeErr(usage);
+    else {
+      try {
+        writeOut(usage);
+      } catch (e) {
+        writeErr(`keel: ${(e as Error).message}\n`);
+        return Promise.resolve(1);
+      }
+    }
     return Promise.resolve(args.length === 0 ? 2 : 0);
   }
   return runApplet("keel", keel, args);

@@ -19,8 +19,13 @@ async function main(): Promise<number> {
   if (args.length > 0 && !args[0]!.startsWith("-") && args[0] !== "install") return dispatch(args[0]!, args.slice(1));
   // The two questions scripts ask most, answered without the command parser.
   if (args.length === 1 && (args[0] === "--version" || args[0] === "--list")) {
-    const { writeOut } = await import("./out.ts");
-    writeOut(args[0] === "--list" ? appletList() : (await import("./version.ts")).version() + "\n");
+    const { writeErr, writeOut } = await import("./out.ts");
+    try {
+      writeOut(args[0] === "--list" ? appletList() : (await import("./version.ts")).version() + "\n");
+    } catch (e) {
+      writeErr(`keel: ${(e as Error).message}\n`);
+      return 1;
+    }
     return 0;
   }
   return (await import("./keel.ts")).runKeel(args);
