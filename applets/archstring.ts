@@ -7,6 +7,7 @@
 // The machine is `uname -m` (x86_64 -> x64, aarch64/arm64 -> arm64, armv7l/armv6l -> arm).
 import { machine } from "node:os";
 import { AppletError, defineApplet, UsageError } from "../src/applet.ts";
+import { writeOut } from "../src/out.ts";
 
 export const ARCHES = ["x64", "arm64", "arm", "ppc64le", "s390x", "riscv64"] as const;
 export type Arch = (typeof ARCHES)[number];
@@ -41,7 +42,7 @@ export default defineApplet({
     const value = args[arch];
     if (typeof value !== "string")
       throw new AppletError(`no value for this machine '${m}' (${arch}); add --${arch} VALUE (given: ${given.map((a) => `--${a}`).join(" ")})`);
-    process.stdout.write(value + "\n");
+    writeOut(value + "\n");
     return 0;
   },
 });

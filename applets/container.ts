@@ -53,6 +53,8 @@ import { version } from "../src/keel.ts";
 import { createLogger, FORMATS, LEVELS, parseLevel, type Logger, type LogFormat } from "../src/log.ts";
 import { childEnv, isExecutable } from "../src/sys/exec.ts";
 import { runLog } from "./log.ts";
+import { writeOut } from "../src/out.ts";
+import { isatty } from "../src/sys/libc.ts";
 
 const SERVICES_DIR = "/container/services";
 const RUN_DIR = "/run/container";
@@ -132,7 +134,7 @@ async function logCommand(argv: string[], base: Logger): Promise<number> {
   const words = [...operands, ...(rest ?? [])];
   const [first, ...message] = words;
   const fatal = first === "fatal";
-  const readStdin = process.stdin.isTTY ? undefined : () => Bun.stdin.text();
+  const readStdin = isatty(0) ? undefined : () => Bun.stdin.text();
   const code = await runLog(first === undefined ? [] : [LOG_WORDS[first] ?? first, ...message], log, "container", readStdin);
   return fatal && code === 0 ? 1 : code;
 }
@@ -301,12 +303,12 @@ async function environmentCommand(argv: string[], base: Logger): Promise<number>
     if (exclude.has(name)) continue;
     env[name] = all[name]!;
   }
-  if (values.json) process.stdout.write(formatEnvJson(env));
+  if (values.json) writeOut(formatEnvJson(env));
   else if (values.shell) {
     const { text, skipped } = formatEnvSh(env);
     if (skipped.length) log.warn(`not shell names, left out: ${skipped.join(" ")}`);
-    process.stdout.write(text);
-  } else process.stdout.write(Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(""));
+    writeOut(text);
+  } else writeOut(Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(""));
   return 0;
 }
 
@@ -328,7 +330,7 @@ async function processesCommand(argv: string[], base: Logger): Promise<number> {
   const reply = await ask(path, { op, names }, 1);
   if (reply.error) throw new AppletError(`init refused: ${reply.error}`);
   if (reply.results.length === 0) {
-    process.stdout.write("No processes found\n");
+    writeOut("No processes found\n");
     return 0;
   }
   let failed = 0;
@@ -340,7 +342,7 @@ async function processesCommand(argv: string[], base: Logger): Promise<number> {
       continue;
     }
     if (op === "status") {
-      process.stdout.write(upText(r.status) + "\n");
+      writeOut(upText(r.status) + "\n");
       continue;
     }
     log.info(`${op === "up" ? "starting" : "stopping"} ${r.name}`);
@@ -407,7 +409,7 @@ async function entrypoint(argv: string[], base: Logger): Promise<number> {
   const { values, operands, rest } = parseFlags(argv, ENTRY_FLAGS, "");
   if (operands.length > 0) throw new UsageError(`unknown command '${operands[0]}'; a command to run goes after '--' (container -- ${operands.join(" ")})`);
   if (values.version) {
-    process.stdout.write(`${process.env.CONTAINER_IMAGE || version()}\n`);
+    writeOut(`${process.env.CONTAINER_IMAGE || version()}\n`);
     return 0;
   }
   const init: string[] = [];

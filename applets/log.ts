@@ -10,6 +10,7 @@
 // see also: DESIGN.md §1; messages go to stderr, like every keel applet's.
 import { defineApplet, UsageError, type RunContext } from "../src/applet.ts";
 import { createLogger, LEVELS, parseLevel, type Logger } from "../src/log.ts";
+import { writeOut } from "../src/out.ts";
 
 const COMPARE: Record<string, (a: number, b: number) => boolean> = {
   eq: (a, b) => a === b,
@@ -37,7 +38,7 @@ export async function runLog(words: string[], log: Logger, tag: string, readStdi
   if (first === undefined) throw new UsageError("say a level and a message, or 'level'");
   if (first === "level") {
     if (rest.length === 0) {
-      process.stdout.write(LEVELS[current] + "\n");
+      writeOut(LEVELS[current] + "\n");
       return 0;
     }
     const [op, other, ...extra] = rest;

@@ -35,6 +35,7 @@ import { familyOf, forwardStopSignals, pathInRoot, programInRoot, readOsRelease,
 import type { Logger } from "../src/log.ts";
 import { closeFd, createFileAt, errnoOf, listDir, mkdirAt, openDirAt, openDirPath, removeTreeAt, withDirAt } from "../src/sys/dirfd.ts";
 import { EEXIST } from "../src/sys/libc.ts";
+import { writeOut, writeErr } from "../src/out.ts";
 
 /** One apt source: enough to write it back, in the format it came in. */
 export interface AptSource {
@@ -177,7 +178,7 @@ export function changes(before: Map<string, string>, after: Map<string, string>)
 
 /** The dry-run listing on stdout (one "PACKAGE FROM TO" a line) and its summary. */
 function printPlan(plan: Upgrade[], log: Logger, what: string): void {
-  for (const u of plan) process.stdout.write(`${u.name} ${u.from} ${u.to}\n`);
+  for (const u of plan) writeOut(`${u.name} ${u.from} ${u.to}\n`);
   log.info(`dry run: ${plan.length} package(s) would be upgraded ${what}; nothing was changed`);
 }
 
@@ -307,7 +308,7 @@ async function debian(root: string, os: OsRelease, args: { dryRun: boolean; addS
     // Parsed below: the untranslated "Inst" lines.
     const sim = await runPackageTool(root, ["apt-get", ...opts, "-s", "upgrade"], { collect: true, quiet: true, env: { LC_ALL: "C" } });
     if (sim.code !== 0) {
-      process.stderr.write(sim.stdout);
+      writeErr(sim.stdout);
       throw toolFailed("apt-get -s upgrade", sim.code);
     }
     const planned = parseSimulation(sim.stdout);

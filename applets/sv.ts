@@ -19,6 +19,7 @@ import { AppletError, defineApplet } from "../src/applet.ts";
 import { ask as askInit, socketPath } from "../src/init/client.ts";
 import { SIGNAL_OPS, STATE_OPS, type ControlRequest } from "../src/init/control.ts";
 import type { ServiceStatus } from "../src/init/supervisor.ts";
+import { writeOut } from "../src/out.ts";
 
 const USAGE = 100;
 const ask = (path: string, req: ControlRequest) => askInit(path, req, USAGE);
@@ -85,7 +86,7 @@ export default defineApplet({
     const label = (i: number, name: string) => (names.length > 0 ? names[i]! : name);
 
     if (op === "status" && args.json) {
-      process.stdout.write(JSON.stringify(reply.results.map((r) => r.status ?? { name: r.name, error: r.error }), null, 2) + "\n");
+      writeOut(JSON.stringify(reply.results.map((r) => r.status ?? { name: r.name, error: r.error }), null, 2) + "\n");
       return Math.min(99, reply.results.filter((r) => !r.ok).length);
     }
     let failed = 0;
@@ -121,7 +122,7 @@ export default defineApplet({
         out.push(`timeout: ${statusLine(name, status)}`);
       }
     }
-    if (out.length) process.stdout.write(out.join("\n") + "\n");
+    if (out.length) writeOut(out.join("\n") + "\n");
     return Math.min(99, failed);
   },
 });

@@ -30,6 +30,7 @@ import { AppletError, defineApplet, UsageError, type RunContext } from "../src/a
 import { findStore, formatEnvJson, formatEnvSh, isShellName, newEnv, readEnvDir, storeCandidates, type EnvMap } from "../src/env/index.ts";
 import { execProgram, rawOperands, tooBigForExec } from "../src/sys/exec.ts";
 import type { Logger } from "../src/log.ts";
+import { writeOut } from "../src/out.ts";
 
 const CHUNK_BYTES = 100_000;
 const SHELLS = new Set(["sh", "bash", "dash", "ash", "ksh", "mksh", "zsh"]);
@@ -129,13 +130,13 @@ export default defineApplet({
       const name = operands[0];
       if (name !== undefined) {
         if (!Object.hasOwn(env, name)) throw new AppletError(`'${name}' is not in the saved environment (${store})`);
-        process.stdout.write((args.json ? JSON.stringify(env[name]) : env[name]) + "\n");
+        writeOut((args.json ? JSON.stringify(env[name]) : env[name]) + "\n");
       } else if (args.json) {
-        process.stdout.write(formatEnvJson(env));
+        writeOut(formatEnvJson(env));
       } else {
         const { text, skipped } = formatEnvSh(env);
         if (skipped.length) log.warn(`not shell names, left out (see --json): ${skipped.join(" ")}`);
-        process.stdout.write(text);
+        writeOut(text);
       }
       return 0;
     }

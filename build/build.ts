@@ -1,9 +1,9 @@
 // npx bun run build [--only-host | --arch x64|arm64] [--outdir DIR] -> dist/keel-linux-{x64,arm64} + dist/SHA256SUMS
-// Flags per DESIGN §4: no dotenv or bunfig autoload in the compiled binary (a bunfig.toml in
-// the working directory must never preload code into PID 1).
+// Flags: build/flags.ts (DESIGN §4).
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { arch } from "node:os";
 import { join, resolve } from "pathe";
+import { COMPILE_FLAGS } from "./flags.ts";
 
 const root = resolve(import.meta.dir, "..");
 const outdirAt = process.argv.indexOf("--outdir");
@@ -36,8 +36,7 @@ const sums: string[] = [];
 for (const target of targets) {
   const outfile = join(dist, `keel-linux-${target}`);
   const args = [
-    process.execPath, "build", "--compile", "--minify", "--bytecode",
-    "--format=esm", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig",
+    process.execPath, "build", ...COMPILE_FLAGS,
     `--target=bun-linux-${target}`,
     `--define=KEEL_VERSION=${JSON.stringify(pkg.version)}`,
     `--define=KEEL_COMMIT=${JSON.stringify(commitLabel)}`,

@@ -2,7 +2,10 @@
 // errors that name the applet, and (for exec-style applets) option parsing that stops at the
 // first operand so a child's own flags (`sh -c ...`) are never read as ours.
 import { renderUsage, runCommand, type ArgsDef, type CommandDef } from "citty";
+import { AppletError, UsageError } from "./errors.ts";
 import { createLogger, settingsProblems, type Logger } from "./log.ts";
+import { writeOut } from "./out.ts";
+import { isatty } from "./sys/libc.ts";
 
 export interface AppletDef<T extends ArgsDef = ArgsDef> extends CommandDef<T> {
   /** Stops option parsing at the first operand: everything after it belongs to the child. */
@@ -16,19 +19,7 @@ export function defineApplet<const T extends ArgsDef = ArgsDef>(def: AppletDef<T
   return def;
 }
 
-/** A failure the user can act on: `message` says what failed and what to do. */
-export class AppletError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
-    super(message);
-  }
-}
-
-/** Bad usage: exit 2 with a pointer to --help. */
-export class UsageError extends AppletError {
-  constructor(message: string) {
-    super(message, 2);
-  }
-}
+export { AppletError, UsageError };
 
 /** Index of the first operand, skipping options and the values of string options. */
 function firstOperand(argv: readonly string[], args: ArgsDef): number {
@@ -83,7 +74,7 @@ function checkOptions(argv: readonly string[], args: ArgsDef, exec: boolean): vo
 
 /** NO_COLOR (any non-empty value), TERM=dumb or output that is not a terminal: no ANSI escapes. */
 function plainUnlessTerminal(text: string): string {
-  const colour = process.stdout.isTTY && !process.env.NO_COLOR && process.env.TERM !== "dumb";
+  const colour = isatty(1) && !process.env.NO_COLOR && process.env.TERM !== "dumb";
   return colour ? text : text.replace(/\x1b\[[0-9;]*m/g, "");
 }
 
@@ -104,7 +95,13 @@ export async function runApplet(name: string, applet: AppletDef<any>, argv: stri
   let rawArgs = argv;
   const operand = firstOperand(argv, args);
   if (wantsHelp(argv, applet.exec ? operand : -1)) {
-    process.stdout.write(plainUnlessTerminal(await renderUsage({ ...applet, meta: { ...(await resolveMeta(applet)), name } })) + "\n");
+    const usage = plainUnlessTerminal(await renderUsage({ ...applet, meta: { ...(await resolveMeta(applet)), name } })) + "\n";
+    try {
+      writeOut(usage);
+    } catch (e) {
+      log.error((e as Error).message);
+      return 1;
+    }
     return 0;
   }
   for (const problem of settingsProblems()) log.warn(problem);

@@ -4,18 +4,13 @@ import { defineCommand } from "citty";
 import { basename, dirname, join, relative, resolve } from "pathe";
 import { AppletError, defineApplet, runApplet, UsageError, type RunContext } from "./applet.ts";
 import { closeSync, fchmodSync, readSync, writeSync } from "node:fs";
-import { applets } from "./applets.ts";
+import { appletList, applets } from "./applets.ts";
+import { writeErr, writeOut } from "./out.ts";
+import { version } from "./version.ts";
 import { COMPAT_NAMES, COMPAT_SETS, EXECLINE_B, EXECLINE_TOOLS, execlineMissing, parseCompat, SHIM_MARK } from "./compat.ts";
 import { closeFd, createFileAt, InRootError, isDir, isFile, isLink, listDir, mkdirAt, openDirPath, openForReadAt, readlinkAt, renameAt, statAt, symlinkAt, unlinkAt, withDirInRoot } from "./sys/dirfd.ts";
 
-declare const KEEL_VERSION: string | undefined;
-declare const KEEL_COMMIT: string | undefined;
-
-export function version(): string {
-  const v = typeof KEEL_VERSION === "string" ? KEEL_VERSION : require("../package.json").version;
-  const c = typeof KEEL_COMMIT === "string" ? KEEL_COMMIT : "dev";
-  return `keel ${v} (${c})`;
-}
+export { version };
 
 /** The link target: in-root path when the binary lives inside ROOT (an image being built), else absolute. */
 export function linkTarget(binary: string, root: string): string {
@@ -233,9 +228,9 @@ const keel = defineCommand({
   },
   run({ args }) {
     if (args.version) {
-      process.stdout.write(version() + "\n");
+      writeOut(version() + "\n");
     } else if (args.list) {
-      for (const [name, e] of Object.entries(applets)) process.stdout.write(`${name.padEnd(18)} ${e.links.join(" ")}\n`);
+      writeOut(appletList());
     } else {
       throw new AppletError("say which applet to run: `keel APPLET ARGS...`, or see 'keel --help'", 2);
     }
@@ -247,11 +242,19 @@ export function runKeel(args: string[]): Promise<number> {
   if (args[0] === "install") return runApplet("keel install", install, args.slice(1));
   if (args.length === 0 || args.includes("--help") || args.includes("-h")) {
     const names = Object.keys(applets).join(", ");
-    (args.length === 0 ? process.stderr : process.stdout).write(
+    const usage =
       `${version()}\nusage: keel APPLET [ARGS...]   or a link named after the applet\n` +
-        `       keel --list | --version | --help\n       keel install [--root DIR] [--force] [--compat ${COMPAT_NAMES.join("|")}|all]\n` +
-        `applets: ${names}\n`,
-    );
+      `       keel --list | --version | --help\n       keel install [--root DIR] [--force] [--compat ${COMPAT_NAMES.join("|")}|all]\n` +
+      `applets: ${names}\n`;
+    if (args.length === 0) writeErr(usage);
+    else {
+      try {
+        writeOut(usage);
+      } catch (e) {
+        writeErr(`keel: ${(e as Error).message}\n`);
+        return Promise.resolve(1);
+      }
+    }
     return Promise.resolve(args.length === 0 ? 2 : 0);
   }
   return runApplet("keel", keel, args);

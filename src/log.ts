@@ -1,6 +1,6 @@
 // The one logger of every applet: consola underneath, always to stderr, `console` or `json`.
 // Levels are osixia's: none 0, error 1, warning 2, info 3, debug 4, trace 5.
-import { writeSync } from "node:fs";
+import { writeErr } from "./out.ts";
 // consola/core: the same logger without the fancy reporters, whose import alone costs ~7 ms a start.
 import { createConsola, type ConsolaInstance, type LogObject } from "consola/core";
 
@@ -58,35 +58,6 @@ export function settingsProblems(env: Record<string, string | undefined> = proce
   return problems;
 }
 
-/** Sleeps the thread (a log line is written synchronously, so there is no event loop to yield to). */
-function pause(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
-/** True when the whole line was written. */
-function writeLine(line: string): boolean {
-  // Synchronous, so a line logged just before execve or exit is never lost. stderr may be
-  // non-blocking (a Node process sharing the pipe sets O_NONBLOCK on it): a short write is
-  // continued and EAGAIN waited out, as a blocking write would, so no line is cut. A closed
-  // stderr (EPIPE, EBADF) must not kill the caller; it only makes the write fail.
-  const bytes = Buffer.from(line);
-  let done = 0;
-  let wait = 1;
-  while (done < bytes.length) {
-    try {
-      done += writeSync(2, bytes, done);
-      wait = 1;
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "EINTR") continue;
-      if (code !== "EAGAIN") return false;
-      pause(wait);
-      wait = Math.min(wait * 2, 50);
-    }
-  }
-  return true;
-}
-
 export type Logger = ConsolaInstance & { settings: LogSettings; /** A line could not be written (stderr closed). */ writeFailed: boolean };
 
 export function createLogger(applet: string, settings: LogSettings = settingsFromEnv()): Logger {
@@ -98,11 +69,11 @@ export function createLogger(applet: string, settings: LogSettings = settingsFro
           const level = fromConsola(entry.type);
           const msg = entry.args.map((a) => (a instanceof Error ? a.message : typeof a === "string" ? a : Bun.inspect(a))).join(" ");
           if (settings.format === "json") {
-            if (!writeLine(JSON.stringify({ time: entry.date.toISOString(), level, applet, msg }) + "\n")) logger.writeFailed = true;
+            if (!writeErr(JSON.stringify({ time: entry.date.toISOString(), level, applet, msg }) + "\n")) logger.writeFailed = true;
           } else {
             // Unix style: `setuser: no such user ...`; only the lesser levels name themselves.
             const word = level === "info" || level === "error" ? "" : `${level}: `;
-            if (!writeLine(`${applet}: ${word}${msg}\n`)) logger.writeFailed = true;
+            if (!writeErr(`${applet}: ${word}${msg}\n`)) logger.writeFailed = true;
           }
         },
       },

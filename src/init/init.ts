@@ -3,7 +3,6 @@
 // around it, my_init's and s6-overlay's boot and shutdown stages.
 import { openSync } from "node:fs";
 import { join } from "pathe";
-import { isatty } from "node:tty";
 import type { Logger } from "../log.ts";
 import { DEFAULT_RUNTIME_DIR, prepareRuntimeDir, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
 import { childEnv, envEntry, execFailure, findProgram, inheritedFdList, NOFILE_VARIABLE, NotRunnable, restoreNofile, shown, tooBigForExec } from "../sys/exec.ts";
@@ -363,7 +362,7 @@ export class Init {
       await Promise.race([this.supervisor.waitAllReady(), this.stopped]);
       if (this.stopRequested) return undefined;
     }
-    const tty = isatty(0);
+    const tty = libc.isatty(0);
     const child = this.start(argv, tty ? { pgroup: 0 } : "setsid");
     if (typeof child === "number") return child;
     this.cmd = { child };

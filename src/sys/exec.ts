@@ -2,7 +2,7 @@
 // inherited fds, signal dispositions and environment put back the way the caller gave them).
 import { accessSync, constants, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
-import { AppletError } from "../applet.ts";
+import { AppletError } from "../errors.ts";
 import { EACCES, ENOENT, ENOEXEC, ENOTDIR, execve, getrlimit, resetSignal, RLIMIT_NOFILE, setCloexec, setrlimit, SysError, unblockAllSignals, type Bytes } from "./libc.ts";
 
 let inheritedFds: number[] = [];

@@ -4,66 +4,97 @@ import { dlopen, FFIType, ptr, read, toArrayBuffer, type Pointer } from "bun:ffi
 
 const { i32, u32, u64, ptr: P, cstring } = FFIType;
 
-const SYMBOLS = {
-  __errno_location: { args: [], returns: P },
-  strerror: { args: [i32], returns: cstring },
-  execve: { args: [P, P, P], returns: i32 },
-  posix_spawn: { args: [P, P, P, P, P, P], returns: i32 },
-  posix_spawnattr_init: { args: [P], returns: i32 },
-  posix_spawnattr_destroy: { args: [P], returns: i32 },
-  posix_spawnattr_setflags: { args: [P, i32], returns: i32 },
-  posix_spawnattr_setsigmask: { args: [P, P], returns: i32 },
-  posix_spawnattr_setsigdefault: { args: [P, P], returns: i32 },
-  posix_spawnattr_setpgroup: { args: [P, i32], returns: i32 },
-  posix_spawn_file_actions_init: { args: [P], returns: i32 },
-  posix_spawn_file_actions_destroy: { args: [P], returns: i32 },
-  posix_spawn_file_actions_adddup2: { args: [P, i32, i32], returns: i32 },
-  posix_spawn_file_actions_addclose: { args: [P, i32], returns: i32 },
-  posix_spawn_file_actions_addchdir_np: { args: [P, P], returns: i32 },
-  waitpid: { args: [i32, P, i32], returns: i32 },
-  kill: { args: [i32, i32], returns: i32 },
-  prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
-  setgroups: { args: [u64, P], returns: i32 },
-  setgid: { args: [u32], returns: i32 },
-  setuid: { args: [u32], returns: i32 },
-  getuid: { args: [], returns: u32 },
-  geteuid: { args: [], returns: u32 },
-  getgid: { args: [], returns: u32 },
-  getegid: { args: [], returns: u32 },
-  getpid: { args: [], returns: i32 },
-  umask: { args: [u32], returns: u32 },
-  setsid: { args: [], returns: i32 },
-  setpgid: { args: [i32, i32], returns: i32 },
-  tcsetpgrp: { args: [i32, i32], returns: i32 },
-  tcgetpgrp: { args: [i32], returns: i32 },
-  ioctl: { args: [i32, u64, u64], returns: i32 },
-  sync: { args: [], returns: FFIType.void },
-  fcntl: { args: [i32, i32, u64], returns: i32 },
-  signal: { args: [i32, u64], returns: u64 },
-  sigprocmask: { args: [i32, P, P], returns: i32 },
-  pipe2: { args: [P, i32], returns: i32 },
-  getgroups: { args: [i32, P], returns: i32 },
-  openat: { args: [i32, P, i32, u32], returns: i32 },
-  statx: { args: [i32, P, i32, u32, P], returns: i32 },
-  unlinkat: { args: [i32, P, i32], returns: i32 },
-  mkdirat: { args: [i32, P, u32], returns: i32 },
-  symlinkat: { args: [P, i32, P], returns: i32 },
-  renameat: { args: [i32, P, i32, P], returns: i32 },
-  readlinkat: { args: [i32, P, P, u64], returns: FFIType.i64 },
-  flock: { args: [i32, i32], returns: i32 },
-  clock_gettime: { args: [i32, P], returns: i32 },
-  sigaction: { args: [i32, P, P], returns: i32 },
-  mmap: { args: [u64, u64, i32, i32, i32, u64], returns: u64 },
-  mprotect: { args: [u64, u64, i32], returns: i32 },
-  getrlimit: { args: [i32, P], returns: i32 },
-  setrlimit: { args: [i32, P], returns: i32 },
+// Grouped by the paths that call them: bun:ffi compiles a trampoline for every symbol of a
+// dlopen, so a group is opened (and compiled) only when one of its calls is first made, and an
+// applet start pays only for the calls its path makes (issue 12).
+const GROUPS = {
+  errno: {
+    __errno_location: { args: [], returns: P },
+    strerror: { args: [i32], returns: cstring },
+  },
+  /** Every start that writes a line (src/out.ts). */
+  write: {
+    write: { args: [i32, P, u64], returns: FFIType.i64 },
+  },
+  /** Replacing keel with a program (setuser, with-contenv, init's CMD path). */
+  exec: {
+    execve: { args: [P, P, P], returns: i32 },
+    fcntl: { args: [i32, i32, u64], returns: i32 },
+    signal: { args: [i32, u64], returns: u64 },
+    sigprocmask: { args: [i32, P, P], returns: i32 },
+    getrlimit: { args: [i32, P], returns: i32 },
+    setrlimit: { args: [i32, P], returns: i32 },
+  },
+  ids: {
+    setgroups: { args: [u64, P], returns: i32 },
+    setgid: { args: [u32], returns: i32 },
+    setuid: { args: [u32], returns: i32 },
+    getuid: { args: [], returns: u32 },
+    geteuid: { args: [], returns: u32 },
+    getgid: { args: [], returns: u32 },
+    getegid: { args: [], returns: u32 },
+    getgroups: { args: [i32, P], returns: i32 },
+  },
+  /** Names relative to a directory fd (dirfd.ts). */
+  files: {
+    openat: { args: [i32, P, i32, u32], returns: i32 },
+    statx: { args: [i32, P, i32, u32, P], returns: i32 },
+    unlinkat: { args: [i32, P, i32], returns: i32 },
+    mkdirat: { args: [i32, P, u32], returns: i32 },
+    symlinkat: { args: [P, i32, P], returns: i32 },
+    renameat: { args: [i32, P, i32, P], returns: i32 },
+    readlinkat: { args: [i32, P, P, u64], returns: FFIType.i64 },
+    flock: { args: [i32, i32], returns: i32 },
+  },
+  /** Processes and signals: init, and the applets that run package tools. */
+  processes: {
+    posix_spawn: { args: [P, P, P, P, P, P], returns: i32 },
+    posix_spawnattr_init: { args: [P], returns: i32 },
+    posix_spawnattr_destroy: { args: [P], returns: i32 },
+    posix_spawnattr_setflags: { args: [P, i32], returns: i32 },
+    posix_spawnattr_setsigmask: { args: [P, P], returns: i32 },
+    posix_spawnattr_setsigdefault: { args: [P, P], returns: i32 },
+    posix_spawnattr_setpgroup: { args: [P, i32], returns: i32 },
+    posix_spawn_file_actions_init: { args: [P], returns: i32 },
+    posix_spawn_file_actions_destroy: { args: [P], returns: i32 },
+    posix_spawn_file_actions_adddup2: { args: [P, i32, i32], returns: i32 },
+    posix_spawn_file_actions_addclose: { args: [P, i32], returns: i32 },
+    posix_spawn_file_actions_addchdir_np: { args: [P, P], returns: i32 },
+    waitpid: { args: [i32, P, i32], returns: i32 },
+    kill: { args: [i32, i32], returns: i32 },
+    prctl: { args: [i32, u64, u64, u64, u64], returns: i32 },
+    getpid: { args: [], returns: i32 },
+    umask: { args: [u32], returns: u32 },
+    setsid: { args: [], returns: i32 },
+    setpgid: { args: [i32, i32], returns: i32 },
+    tcsetpgrp: { args: [i32, i32], returns: i32 },
+    tcgetpgrp: { args: [i32], returns: i32 },
+    isatty: { args: [i32], returns: i32 },
+    ioctl: { args: [i32, u64, u64], returns: i32 },
+    sync: { args: [], returns: FFIType.void },
+    pipe2: { args: [P, i32], returns: i32 },
+    clock_gettime: { args: [i32, P], returns: i32 },
+    sigaction: { args: [i32, P, P], returns: i32 },
+    mmap: { args: [u64, u64, i32, i32, i32, u64], returns: u64 },
+    mprotect: { args: [u64, u64, i32], returns: i32 },
+  },
 } as const;
 
-// Opened on first use: bun:ffi compiles a trampoline per symbol, which would cost every
-// applet start several milliseconds even when it makes no libc call at all.
-let opened: ReturnType<typeof dlopen<typeof SYMBOLS>>["symbols"] | undefined;
-const libc = new Proxy({} as NonNullable<typeof opened>, {
-  get: (_, name) => (opened ??= dlopen("libc.so.6", SYMBOLS).symbols)[name as keyof typeof SYMBOLS],
+type Groups = typeof GROUPS;
+type GroupName = keyof Groups;
+type Symbols = { [G in GroupName]: ReturnType<typeof dlopen<Groups[G]>>["symbols"] }[GroupName];
+type AllSymbols = { [G in GroupName]: (x: ReturnType<typeof dlopen<Groups[G]>>["symbols"]) => void }[GroupName] extends (x: infer I) => void ? I : never;
+
+const groupOf = new Map<string, GroupName>();
+for (const group of Object.keys(GROUPS) as GroupName[]) for (const name of Object.keys(GROUPS[group])) groupOf.set(name, group);
+const opened = new Map<GroupName, Symbols>();
+const libc = new Proxy({} as AllSymbols, {
+  get(_, name) {
+    const group = groupOf.get(name as string)!;
+    let symbols = opened.get(group);
+    if (!symbols) opened.set(group, (symbols = dlopen("libc.so.6", GROUPS[group]).symbols));
+    return (symbols as Record<string, unknown>)[name as string];
+  },
 });
 
 const ERRNO_NAMES: Record<number, string> = { 1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 17: "EEXIST", 20: "ENOTDIR", 21: "EISDIR", 28: "ENOSPC", 30: "EROFS", 39: "ENOTEMPTY", 40: "ELOOP" };
@@ -414,3 +445,12 @@ export function statx(dirfd: number, name: Name, flags = AT_SYMLINK_NOFOLLOW): S
     mntId: mask & STATX_MNT_ID ? buf.readBigUInt64LE(144) : 0n,
   };
 }
+
+/** write(2) of BYTES from OFFSET: the count written (maybe short); throws SysError (EAGAIN, EPIPE, ...). */
+export function write(fd: number, bytes: Uint8Array, offset = 0): number {
+  if (offset >= bytes.length) return 0;
+  return check("write", Number(libc.write(fd, ptr(bytes, offset), BigInt(bytes.length - offset))));
+}
+
+/** The fd is a terminal (node:tty's isatty costs a start ~4 ms of module loading). */
+export const isatty = (fd: number) => libc.isatty(fd) === 1;

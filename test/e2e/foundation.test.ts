@@ -57,6 +57,25 @@ describe("dispatch", () => {
     const b = await run([await applet("archstring"), "--x64", "intel", "--arm64", "arm"]);
     expect(a).toEqual(b);
   });
+  test("output that cannot be written (a full disk): exit 1 naming the applet, no stack trace", async () => {
+    // /dev/full fails every write with ENOSPC.
+    const full = async (argv: string[]) => {
+      const proc = Bun.spawn(argv, { env: cleanEnv(), stdin: "ignore", stdout: Bun.file("/dev/full"), stderr: "pipe", timeout: 100_000 });
+      const [stderr, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited]);
+      return { code, stderr };
+    };
+    for (const [argv, name] of [
+      [[BINARY, "--version"], "keel"],
+      [[BINARY, "--list"], "keel"],
+      [[BINARY, "--help"], "keel"],
+      [[await applet("log"), "level"], "log"],
+      [[await applet("archstring"), "--help"], "archstring"],
+    ] as const) {
+      const r = await full([...argv]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`${name}: cannot write to standard output: No space left on device; the output was lost\n`);
+    }
+  });
   test("no arguments: usage on stderr, exit 2; --help: exit 0", async () => {
     const r = await run([BINARY]);
     expect(r.code).toBe(2);
