@@ -253,3 +253,16 @@ wait
     }
   });
 });
+
+describe("sv and the control socket", () => {
+  test("sv never talks to a control.sock in a runtime dir another uid made (/tmp/keel-$UID planted first)", async () => {
+    const sb = new Sandbox();
+    // uid 65534 plants /tmp/keel-2000 with a listening socket; uid 2000 then runs `sv check`.
+    const script = `
+${asUid(65534).join(" ")} sh -c 'mkdir -m 755 /tmp/keel-2000 && python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(\\"/tmp/keel-2000/control.sock\\"); s.listen(1)"'
+${asUid(ATTACKER).join(" ")} env -u KEEL_RUNTIME_DIR -u XDG_RUNTIME_DIR ${BINARY} sv check; echo "rc=$?"`;
+    const r = await startInSandbox(sb, ["/bin/sh", "-c", script]).done;
+    expect(r.stdout).toBe("rc=100\n");
+    expect(r.stderr).toContain("refused /tmp/keel-2000 (not trusted: it is owned by uid 65534, not by uid 2000 or root)");
+  });
+});
