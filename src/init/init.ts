@@ -410,6 +410,7 @@ export class Init {
     await this.runStage("post-shutdown", POST_SHUTDOWN, quick);
     const chosen = this.s6Results?.read();
     if (this.options.killAllOnExit) await this.killRemaining();
+    await this.supervisor?.drainOutput(1000);
     this.reaper.reap();
     libc.sync();
     return chosen ?? this.essentialCode ?? code ?? 0;

@@ -43,7 +43,7 @@ export class Supervisor {
   /** Log pipes init holds open: [read end, write end] per producer. */
   private readonly pipes = new Map<string, [number, number]>();
   /** KEEL_LOG_PREFIX pipes: [read end, write end]; init reads them and prefixes each whole line. */
-  private readonly prefixPipes: Array<{ pipe: [number, number]; done: Promise<void> }> = [];
+  private readonly prefixPipes: Array<{ pipe: [number, number]; done: Promise<void>; cancel(): void }> = [];
   private stopping = false;
   private readonly readyWaiters: Array<() => void> = [];
 
@@ -107,9 +107,30 @@ export class Supervisor {
     const pipe = libc.pipe();
     libc.setNonBlocking(pipe[0]);
     const prefix = Buffer.from(`[${name}] `);
+    const reader = Bun.file(pipe[0]).stream().getReader();
     const done = (async () => {
-      let partial = Buffer.alloc(0);
-      const reader = Bun.file(pipe[0]).stream().getReader();
+      // The line so far, in pieces (no re-copy per read); past MAX_LINE it goes out as a line of
+      // its own, so output without newlines cannot grow PID 1 without bound.
+      let pieces: Uint8Array[] = [];
+      let pending = 0;
+      let ready: Uint8Array[] = [];
+      const endLine = () => {
+        ready.push(prefix, ...pieces, NEWLINE);
+        pieces = [];
+        pending = 0;
+      };
+      const append = (seg: Uint8Array) => {
+        while (pending + seg.length > MAX_LINE) {
+          const take = MAX_LINE - pending;
+          pieces.push(seg.slice(0, take));
+          endLine();
+          seg = seg.subarray(take);
+        }
+        if (seg.length > 0) {
+          pieces.push(seg.slice());
+          pending += seg.length;
+        }
+      };
       for (;;) {
         let chunk: { done: boolean; value?: Uint8Array };
         try {
@@ -118,29 +139,38 @@ export class Supervisor {
           break;
         }
         if (chunk.done || !chunk.value) break;
-        const data = Buffer.concat([partial, chunk.value]);
-        const end = data.lastIndexOf(10);
-        if (end < 0) {
-          partial = data;
-          continue;
-        }
-        // Whole lines only: a line is never split or merged with another service's.
-        const lines: Buffer[] = [];
+        const data = chunk.value;
         let start = 0;
-        for (let nl = data.indexOf(10); nl >= 0 && nl <= end; nl = data.indexOf(10, start)) {
-          lines.push(prefix, data.subarray(start, nl + 1));
+        // Whole lines: never split below MAX_LINE, never merged with another service's.
+        for (let nl = data.indexOf(10); nl >= 0; nl = data.indexOf(10, start)) {
+          append(data.subarray(start, nl));
+          endLine();
           start = nl + 1;
         }
-        await writeAll(out, Buffer.concat(lines));
-        partial = Buffer.from(data.subarray(end + 1));
+        append(data.subarray(start));
+        if (ready.length) await writeAll(out, Buffer.concat(ready));
+        ready = [];
       }
-      if (partial.length) await writeAll(out, Buffer.concat([prefix, partial, Buffer.from("\n")]));
+      if (pending > 0) endLine();
+      if (ready.length) await writeAll(out, Buffer.concat(ready));
       try {
         closeSync(pipe[0]);
       } catch {}
     })();
-    this.prefixPipes.push({ pipe, done });
+    this.prefixPipes.push({ pipe, done, cancel: () => void reader.cancel().catch(() => {}) });
     return pipe[1];
+  }
+
+  /** The end of the shutdown: what is still in the KEEL_LOG_PREFIX pipes goes out. A process that
+   *  outlived its service (and kill-all) may hold a pipe open; after MS the rest is not waited for. */
+  async drainOutput(ms: number): Promise<void> {
+    if (this.prefixPipes.length === 0) return;
+    const all = Promise.all(this.prefixPipes.map((p) => p.done));
+    const late = timer(ms);
+    const first = await Promise.race([all.then(() => "done" as const), late.promise]);
+    late.cancel();
+    if (first === "timeout") for (const p of this.prefixPipes) p.cancel();
+    await all;
   }
 
   private changed(s: Service): void {
@@ -208,12 +238,12 @@ export class Supervisor {
         closeSync(read);
       } catch {}
     this.pipes.clear();
-    // Every writer is gone once init's own write end closes: the readers drain and end.
+    // The services are gone; init's own write ends close, so the readers end once any process a
+    // service left behind is gone too (see drainOutput).
     for (const { pipe } of this.prefixPipes)
       try {
         closeSync(pipe[1]);
       } catch {}
-    await Promise.all(this.prefixPipes.map((p) => p.done));
   }
 
   status(s: Service): ServiceStatus {
@@ -240,6 +270,10 @@ export class Supervisor {
 }
 
 export type { Child };
+
+/** The longest line KEEL_LOG_PREFIX keeps whole; a longer one is cut there (PID 1's memory is bounded). */
+const MAX_LINE = 64 * 1024;
+const NEWLINE = Buffer.from("\n");
 
 /** All of BUF to FD, also when FD is a non-blocking pipe that is full (short writes, EAGAIN). */
 async function writeAll(fd: number, buf: Buffer): Promise<void> {

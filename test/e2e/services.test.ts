@@ -283,6 +283,33 @@ describe("output", () => {
   });
 });
 
+describe("output, bounded", () => {
+  test("KEEL_LOG_PREFIX=1: a line over 64 KiB is cut there (PID 1 keeps no unbounded buffer); every byte still arrives", async () => {
+    const sb = keelSandbox();
+    sb.script("/etc/service/spew/run", "head -c 200000 /dev/zero | tr '\\0' x; echo; touch /tmp/done; exec sleep 1000");
+    const r = startInit(sb, [], { env: { KEEL_LOG_PREFIX: "1" } });
+    await waitFor(sb, "/tmp/done");
+    const done = await stop(r);
+    const got = lines(done.stdout).filter((l) => l.startsWith("[spew] "));
+    expect(got.map((l) => l.length - "[spew] ".length)).toEqual([65536, 65536, 65536, 200000 - 3 * 65536]);
+    expect(got.every((l) => /^\[spew\] x+$/.test(l))).toBe(true);
+  });
+  test("KEEL_LOG_PREFIX=1: a process a service left behind (holding its stdout) does not hold up the stop", async () => {
+    const sb = keelSandbox();
+    sb.script("/etc/service/web/run", "sleep 1000 & touch /tmp/ready; exec sleep 1000");
+    sb.script("/etc/service/forker/run", "sleep 1000 & exit 0");
+    sb.write("/etc/service/forker/max-restarts", "0");
+    sb.script("/etc/cont-finish.d/10-mark", "echo finished > /tmp/finish");
+    const r = startInit(sb, [], { env: { KEEL_LOG_PREFIX: "1", KEEL_KILL_GRACETIME: "500" } });
+    await waitFor(sb, "/tmp/ready");
+    const done = await stop(r);
+    expect(done.code).toBe(0);
+    expect(sb.read("/tmp/finish")).toBe("finished\n");
+    // Not a speed check: before, init waited for ever (docker's SIGKILL at 10 s).
+    expect(done.ms).toBeLessThan(30_000);
+  });
+});
+
 describe("stop", () => {
   test("a service that ignores TERM is killed after timeout-kill; its down-signal is used; CONT follows", async () => {
     const sb = keelSandbox();
