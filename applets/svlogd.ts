@@ -85,7 +85,9 @@ export interface Config {
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = { size: 1_000_000, keep: 10, min: 0, age: 0 };
-const SETTINGS: Record<string, keyof Config> = { s: "size", n: "keep", N: "min", t: "age" };
+const SETTINGS: Record<string, keyof Config> = Object.assign(Object.create(null), { s: "size", n: "keep", N: "min", t: "age" });
+/** A config is a few short lines; anything bigger is not one. */
+const MAX_CONFIG_BYTES = 64 * 1024;
 
 /** DIR/config's text -> settings, and one warning per line keel cannot read. */
 export function parseConfig(text: string): { config: Config; warnings: string[] } {
@@ -96,7 +98,8 @@ export function parseConfig(text: string): { config: Config; warnings: string[] 
     if (!key) return;
     const value = line.slice(1).trim();
     if (/^\d+$/.test(value)) config[key] = Number(value);
-    else warnings.push(`line ${n + 1} '${line}': '${value}' is not a number; ignored`);
+    // The text itself is not echoed: a config planted as a link could show another file's secrets.
+    else warnings.push(`line ${n + 1}: the value of '${line[0]}' is not a number; ignored`);
   });
   return { config, warnings };
 }
@@ -200,10 +203,20 @@ class LogDir {
 
   private readConfig(): void {
     let text = "";
+    const path = join(this.dir, "config");
+    let fd: number | undefined;
     try {
-      text = readFileSync(join(this.dir, "config"), "latin1");
-    } catch {
-      // No config (or none readable): runit's defaults.
+      // Never through a link, never blocked by a FIFO: DIR may belong to the service's user.
+      fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+      const st = fstatSync(fd);
+      if (!st.isFile()) this.log.warn(`${path} is not a regular file; ignored (runit's defaults apply)`);
+      else if (st.size > MAX_CONFIG_BYTES) this.log.warn(`${path} is over ${MAX_CONFIG_BYTES} bytes; ignored (runit's defaults apply)`);
+      else text = readFileSync(fd, "latin1");
+    } catch (e) {
+      // No config (or none readable): runit's defaults; a link is refused by O_NOFOLLOW (ELOOP).
+      if ((e as NodeJS.ErrnoException).code === "ELOOP") this.log.warn(`${path} is a symbolic link; ignored (runit's defaults apply)`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
     }
     const { config, warnings } = parseConfig(text);
     for (const w of warnings) this.log.warn(`${join(this.dir, "config")}: ${w}`);

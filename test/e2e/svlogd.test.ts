@@ -324,6 +324,23 @@ describe("errors", () => {
     expect(readFileSync(target, "utf8")).toBe("untouched\n");
   });
 
+  test("a config planted as a link is not read (its text never echoed); a FIFO as config does not block", async () => {
+    const dir = logDir();
+    const secret = join(root, `secret-${Math.random()}`);
+    writeFileSync(secret, "sroot:$6$hash:19000:0:99999:7:::\n");
+    symlinkSync(secret, join(dir, "config"));
+    const r = await feed([svlogd, dir], "x\n");
+    expect(r.code).toBe(0);
+    expect(r.stderr).not.toContain("hash");
+    expect(r.stderr).toContain("config is a symbolic link; ignored");
+    const fifo = logDir();
+    expect(Bun.spawnSync(["mkfifo", join(fifo, "config")]).exitCode).toBe(0);
+    const f = await run([svlogd, fifo], { stdin: "y\n", timeoutMs: WAIT_MS });
+    expect(f.code).toBe(0);
+    expect(f.stderr).toContain("config is not a regular file; ignored");
+    expect(readFileSync(join(fifo, "current"), "utf8")).toBe("y\n");
+  });
+
   test("usage: no DIR or an unknown option exits 2", async () => {
     expect((await run([svlogd])).code).toBe(2);
     const r = await run([svlogd, "-x", logDir()]);
