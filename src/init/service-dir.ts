@@ -1,6 +1,7 @@
 // Service directories (DESIGN §2 "A service directory"): where they are found and what their
 // files mean. runit/phusion (/etc/service), s6-overlay/behance (/etc/services.d) and osixia
 // (/container/services: process.sh, finish.sh, startup.sh, .priority) all become one ServiceDef.
+import { isUtf8 } from "node:buffer";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "pathe";
@@ -12,6 +13,8 @@ export const SERVICE_ROOTS = ["/etc/service", "/etc/services.d", "/container/ser
 const isOsixiaRoot = (root: string) => root.replace(/\/+$/, "").endsWith("/container/services");
 /** osixia's startup.sh order when a service has no .priority file (osixia's own default). */
 const DEFAULT_PRIORITY = 500;
+/** An fd number every process may open (the soft RLIMIT_NOFILE is rarely below 1024). */
+const MAX_NOTIFICATION_FD = 1023;
 /** s6's default for finish; a finish script that hangs must not hold a restart forever. */
 export const FINISH_MAX_MS = 5000;
 
@@ -91,8 +94,8 @@ export function readServiceDir(name: string, dir: string, osixia: boolean): Serv
 
   const fdText = readText(join(dir, "notification-fd"));
   const notificationFd = nonNegativeInt(fdText);
-  if (Number.isNaN(notificationFd) || (notificationFd !== undefined && notificationFd < 3))
-    return `${dir}/notification-fd must hold one number of 3 or more (got ${JSON.stringify(fdText!.trim())}); ${name} skipped`;
+  if (Number.isNaN(notificationFd) || (notificationFd !== undefined && (notificationFd < 3 || notificationFd > MAX_NOTIFICATION_FD)))
+    return `${dir}/notification-fd must hold one number from 3 to ${MAX_NOTIFICATION_FD} (got ${JSON.stringify(fdText!.trim())}); ${name} skipped`;
 
   const signalText = readText(join(dir, "down-signal"));
   const downSignal = signalText === undefined ? 15 : parseSignal(signalText);
@@ -141,7 +144,10 @@ export function discoverServices(roots: readonly string[] = SERVICE_ROOTS): Disc
   for (const root of roots) {
     let names: string[];
     try {
-      names = readdirSync(root).sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const raw = readdirSync(root, { encoding: "buffer" }).sort(Buffer.compare);
+      // A service's name is its own and `sv`'s word for it: it has to be text.
+      for (const bad of raw.filter((n) => !isUtf8(n))) problems.push(`${root}/${bad.toString()}: its name is not UTF-8 (rename it); skipped`);
+      names = raw.filter((n) => isUtf8(n)).map((n) => n.toString());
     } catch {
       continue;
     }

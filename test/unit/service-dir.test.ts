@@ -34,6 +34,8 @@ describe("discoverServices", () => {
     file(`${runit}/noexec/run`, "#!/bin/sh\n", 0o644);
     file(`${runit}/badfd/run`, "#!/bin/sh\n", 0o755);
     file(`${runit}/badfd/notification-fd`, "stdout\n");
+    file(`${runit}/hugefd/run`, "#!/bin/sh\n", 0o755);
+    file(`${runit}/hugefd/notification-fd`, "2000000\n");
     file(`${s6}/db/run`, "#!/bin/sh\n", 0o755);
     file(`${s6}/web/run`, "#!/bin/sh\n", 0o755);
     mkdirSync(join(root, "etc/services-available/cache"), { recursive: true });
@@ -47,6 +49,7 @@ describe("discoverServices", () => {
     file(`${osixia}/setup-only/startup.sh`, "#!/bin/sh\n", 0o755);
     file(`${osixia}/setup-only/.priority`, "5\n");
 
+    mkdirSync(Buffer.concat([Buffer.from(`${runit}/bad`), Buffer.from([0xff]), Buffer.from("name")]) as unknown as string);
     const d = discoverServices([runit, s6, osixia]);
     expect(d.services.map((s) => s.name)).toEqual(["web", "cache", "db", "ldap"]);
     expect(d.services[0]).toEqual({
@@ -63,7 +66,9 @@ describe("discoverServices", () => {
     expect(linked.services.map((s) => s.name)).toEqual(["web"]);
     expect(linked.startup).toEqual([{ path: `${osixia}/web/startup.sh`, priority: 500 }]);
     expect(d.problems).toEqual([
-      `${runit}/badfd/notification-fd must hold one number of 3 or more (got "stdout"); badfd skipped`,
+      `${runit}/bad\ufffdname: its name is not UTF-8 (rename it); skipped`,
+      `${runit}/badfd/notification-fd must hold one number from 3 to 1023 (got "stdout"); badfd skipped`,
+      `${runit}/hugefd/notification-fd must hold one number from 3 to 1023 (got "2000000"); hugefd skipped`,
       `${runit}/noexec/run is not an executable file (chmod +x it); noexec skipped`,
       `${runit}/norun: no run script; skipped`,
       `${s6}/web: a service named web is already in ${runit}; this one is skipped`,
