@@ -15,6 +15,7 @@
 // env: KEEL_RUNTIME_DIR (where init's control.sock is; its fallbacks as init's).
 // exit: 0 all done · N (max 99) services failed or timed out · 100 usage error, or no init to talk to.
 // see also: DESIGN.md §2 "Runtime control"; runit's sv(8).
+import { resolve } from "pathe";
 import { AppletError, defineApplet } from "../src/applet.ts";
 import { ask as askInit, socketPath } from "../src/init/client.ts";
 import { SIGNAL_OPS, STATE_OPS, type ControlRequest } from "../src/init/control.ts";
@@ -23,7 +24,7 @@ import { writeOut } from "../src/out.ts";
 
 const USAGE = 100;
 const ask = (path: string, req: ControlRequest) => askInit(path, req, USAGE);
-const LSB: Record<string, { op: string; wait: boolean }> = {
+const LSB: Record<string, { op: string; wait: boolean }> = Object.assign(Object.create(null), {
   start: { op: "up", wait: true },
   stop: { op: "down", wait: true },
   reload: { op: "hup", wait: false },
@@ -32,7 +33,7 @@ const LSB: Record<string, { op: string; wait: boolean }> = {
   "force-reload": { op: "restart", wait: true },
   "force-restart": { op: "restart", wait: true },
   "force-shutdown": { op: "exit", wait: true },
-};
+});
 
 /** runit's words for a state: run, down or finish. */
 function word(s: Omit<ServiceStatus, "log">): "run" | "down" | "finish" {
@@ -81,7 +82,10 @@ export default defineApplet({
     if (!Number.isFinite(waitSec) || waitSec < 0) throw new AppletError(`-w '${args.wait}' is not a number of seconds`, USAGE);
 
     const path = socketPath(USAGE);
-    const reply = await ask(path, { op, names });
+    // runit: a name that starts with a dot or slash, or ends with a slash, is a directory (relative
+    // to here); init matches it against each service's directory.
+    const asked = names.map((n) => (/^[./]|\/$/.test(n) ? resolve(n) : n));
+    const reply = await ask(path, { op, names: asked });
     if (reply.error) throw new AppletError(`init refused: ${reply.error}`, USAGE);
     const label = (i: number, name: string) => (names.length > 0 ? names[i]! : name);
 

@@ -25,9 +25,9 @@ export interface ControlAnswer {
 }
 
 /** runit's one-letter and word commands that only send a signal. */
-export const SIGNAL_OPS: Record<string, number> = {
+export const SIGNAL_OPS: Record<string, number> = Object.assign(Object.create(null), {
   pause: 19, cont: 18, hup: 1, alarm: 14, interrupt: 2, quit: 3, "1": 10, "2": 12, usr1: 10, usr2: 12, term: 15, kill: 9,
-};
+});
 export const STATE_OPS = ["up", "down", "once", "restart", "exit", "status", "check"] as const;
 
 export function answer(sup: Supervisor, req: ControlRequest): ControlAnswer {

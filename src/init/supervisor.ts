@@ -1,7 +1,7 @@
 // Stage 5: every service dir, supervised by init itself (one process, one reaper). Starts
 // services once their dependencies are ready, keeps their loggers' pipes open across restarts,
 // answers `sv`, and stops them in reverse dependency order (loggers last, so no line is lost).
-import { closeSync, writeSync } from "node:fs";
+import { closeSync, realpathSync, writeSync } from "node:fs";
 import type { Logger } from "../log.ts";
 import * as libc from "../sys/libc.ts";
 import type { Child } from "./reaper.ts";
@@ -265,11 +265,22 @@ export class Supervisor {
 
   /** The service a name given to `sv` means: NAME, or a path whose last part is NAME. */
   find(name: string): Service | undefined {
-    return this.services.get(name) ?? this.services.get(name.replace(/\/+$/, "").split("/").pop() ?? "");
+    if (!name.startsWith("/")) return this.services.get(name);
+    // A directory (`sv` sends it absolute): only the service that lives there, links resolved.
+    const real = realOrUndefined(name);
+    return real === undefined ? undefined : [...this.services.values()].find((s) => realOrUndefined(s.def.dir) === real);
   }
 }
 
 export type { Child };
+
+function realOrUndefined(path: string): string | undefined {
+  try {
+    return realpathSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 /** The longest line KEEL_LOG_PREFIX keeps whole; a longer one is cut there (PID 1's memory is bounded). */
 const MAX_LINE = 64 * 1024;

@@ -363,6 +363,7 @@ describe("sv", () => {
       expect(check.code).toBe(1);
       expect(check.stdout).toBe("fail: a: not up (down)\n");
       const up = await sv("-v", "up", "/etc/service/a");
+      expect(up.stderr).toBe("");
       expect(up.stdout).toMatch(/^ok: run: \/etc\/service\/a: \(pid \d+\) \d+s\n$/);
       const before = (await sv("status", "a")).stdout;
       expect((await sv("-v", "restart", "a")).code).toBe(0);
@@ -379,6 +380,16 @@ describe("sv", () => {
       const usage = await sv("frobnicate", "a");
       expect(usage.code).toBe(100);
       expect(usage.stderr).toContain("sv: unknown command 'frobnicate'");
+      for (const word of ["__proto__", "toString", "constructor"]) {
+        const odd = await sv(word, "a");
+        expect(odd.code).toBe(100);
+        expect(odd.stderr).toContain(`sv: unknown command '${word}'`);
+      }
+      // A directory names only the service that lives there, not any service of that last name.
+      const elsewhere = await sv("down", "/bogus/a");
+      expect(elsewhere.code).toBe(1);
+      expect(elsewhere.stdout).toBe("fail: /bogus/a: no such service\n");
+      expect((await sv("status", "a")).stdout).toMatch(/^run: a: /);
     } finally {
       expect((await stop(r)).code).toBe(0);
     }
