@@ -165,9 +165,14 @@ const install = defineApplet({
     try {
       closeFd(openDirPath(root));
     } catch (e) {
-      throw new AppletError(`cannot use --root ${root}: ${(e as Error).message}; give an existing directory`);
+      // A usage error, as clean and security-updates say for the same mistake.
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`--root ${root}: ${code === "ENOENT" ? "no such directory" : code === "ENOTDIR" ? "not a directory" : (e as Error).message}; give an existing directory`);
     }
     const target = linkTarget(process.execPath, root);
+    // Links to a binary outside the image dangle in it: say so (COPY keel into the image first).
+    if (root !== "/" && target === resolve(process.execPath))
+      log.warn(`${target} is outside --root ${root}: the links made there point at it and dangle inside the image unless it is there too; copy keel into the image (e.g. ${root}/usr/bin/keel) and run that copy`);
     const force = Boolean(args.force);
     let sets: string[];
     try {

@@ -107,6 +107,15 @@ describe("keel install", () => {
     expect(forced.code).toBe(0);
     expect(readlinkSync(victim)).toBe(BINARY);
   });
+  test("a --root that is not there is a usage error; a binary outside the root is warned about (its links would dangle)", async () => {
+    const missing = await run([BINARY, "install", "--root", join(tempDir("install-missing"), "nope")]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/keel install: --root .*\/nope: no such directory; give an existing directory/);
+    const root = tempDir("install-outside");
+    const r = await run([BINARY, "install", "--root", root]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${BINARY} is outside --root ${root}: the links made there point at it and dangle inside the image`);
+  });
   test("a binary inside the root gets in-root link targets", async () => {
     const root = tempDir("img");
     mkdirSync(join(root, "usr/bin"), { recursive: true });
