@@ -180,8 +180,11 @@ try {
       }
       const n = Number(m[3]);
       if (m[2]) endAt = n;
-      else if (seen[n]++) dup++;
-      else max = Math.max(max, n);
+      else if (seen[n]) dup++;
+      else {
+        seen[n] = 1;
+        max = Math.max(max, n);
+      }
     }
     let missingLines = 0;
     const upTo = endAt >= 0 ? endAt : max + 1;
