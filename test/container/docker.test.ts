@@ -2,14 +2,14 @@
 // loopback-only). What a user sees: `docker stop` is quick and loses no data, exit codes reach
 // `docker inspect`, and a read-only, non-root container boots.
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
+import { buildArgs, buildKeelImage, docker, ensureDocker, RIG, sh, waitForLog } from "../lib/docker.ts";
 import { ensureBuilt, pollUntil, ROOT, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
 // bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
 setDefaultTimeout(TEST_TIMEOUT_MS);
 
-const RIG = join(ROOT, "../shared/rig/docker-up.sh");
 // Tagged per run, and removed (with every container) when the file ends, pass or fail.
 const BASE = `keel-test-base:${process.pid}`;
 const APP = `keel-test-app:${process.pid}`;
@@ -19,35 +19,11 @@ const HEALTH_APP = `keel-test-health-app:${process.pid}`;
 const BIN_ARM64 = `keel-test-bin-arm64:${process.pid}`;
 let startedDocker = false;
 
-function sh(cmd: string[], timeout = 600_000) {
-  const r = Bun.spawnSync(cmd, { stdout: "pipe", stderr: "pipe", timeout });
-  return { code: r.exitCode, out: r.stdout.toString(), err: r.stderr.toString() };
-}
-function docker(...args: string[]) {
-  return sh(["docker", ...args]);
-}
-
-/** The commit for `keel --version`, and the CAs a TLS-intercepting proxy needs (Debian keeps
- *  local ones in /usr/local/share/ca-certificates); the Dockerfile says why it takes them. */
-function buildArgs(): string[] {
-  const head = Bun.spawnSync(["git", "rev-parse", "--short=12", "HEAD"], { cwd: ROOT }).stdout.toString().trim();
-  const dir = "/usr/local/share/ca-certificates";
-  const pems = existsSync(dir) ? Bun.spawnSync(["sh", "-c", `cat ${dir}/*.crt 2>/dev/null`]).stdout.toString() : "";
-  return ["--build-arg", `KEEL_COMMIT=${head || "unknown"}`, ...(pems.trim() ? ["--build-arg", `EXTRA_CA_CERTS=${pems}`] : [])];
-}
-
 setupAll(() => {
   ensureBuilt();
-  if (!existsSync(RIG)) throw new Error(`${RIG} is missing: the container tier needs ../shared beside the repo`);
-  const up = docker("info");
-  if (up.code !== 0) {
-    const r = sh(["bash", RIG]);
-    if (r.code !== 0) throw new Error(`docker-up.sh failed:\n${r.out}\n${r.err}`);
-    startedDocker = true;
-  }
+  startedDocker = ensureDocker();
   // keel's Dockerfile as a user runs it from a fresh clone: built from source.
-  const base = docker("build", "-q", "--network", "host", ...buildArgs(), "-t", BASE, ROOT);
-  if (base.code !== 0) throw new Error(`docker build of keel's Dockerfile failed:\n${base.out}\n${base.err}`);
+  buildKeelImage(BASE);
   console.log(`image ${BASE}: ${docker("image", "inspect", BASE, "--format", "{{.Size}}").out.trim()} bytes`);
   // An app on the base: a cont-init.d script, and a CMD that saves its state on TERM.
   const ctx = tempDir("docker");
@@ -69,14 +45,6 @@ afterAll(() => {
   docker("rmi", "-f", APP, BASE, BIN_ARM64, HEALTH_APP);
   if (startedDocker) sh(["bash", RIG, "--down"]);
 });
-
-function waitForLog(name: string, text: string, ms = 60_000) {
-  const logged = () => {
-    const logs = docker("logs", name);
-    return logs.out + logs.err;
-  };
-  return pollUntil(() => logged().includes(text), ms, () => `${name} never logged ${text}:\n${logged()}`);
-}
 
 describe("keel's image under docker", () => {
   test("boot runs cont-init.d; `docker stop` ends long before docker's 10 s SIGKILL, CMD's write done, exit code 0", async () => {
