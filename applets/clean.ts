@@ -67,11 +67,6 @@ const DOCS: Rule[] = [
   { dir: "usr/share/info" },
 ];
 
-/** A path as the file system has it: a name that is not UTF-8 stays bytes (its string names no file). */
-type Path = string | Buffer;
-const entry = (dir: Path, name: Path): Path =>
-  typeof dir === "string" && typeof name === "string" ? join(dir, name) : Buffer.concat([Buffer.from(dir), Buffer.from("/"), Buffer.from(name)]);
-
 export interface Tally {
   files: number;
   dirs: number;
@@ -115,7 +110,7 @@ export class Cleaner {
     return seen === st.nlink ? st.blocks * 512 : 0;
   }
 
-  private fail(what: string, path: Path, error: unknown): void {
+  private fail(what: string, path: string, error: unknown): void {
     this.total.failed++;
     const code = (error as NodeJS.ErrnoException).code;
     this.log.error(`cannot ${what} ${path}: ${code ?? (error as Error).message ?? error}${code === "EPERM" ? " (immutable? see lsattr)" : ""}; left in place`);

@@ -5,7 +5,6 @@ import { isUtf8 } from "node:buffer";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "pathe";
-import type { Logger } from "../log.ts";
 import { isExecutable } from "../sys/exec.ts";
 
 export const SERVICE_ROOTS = ["/etc/service", "/etc/services.d", "/container/services"] as const;
