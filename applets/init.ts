@@ -3,7 +3,8 @@
 //
 // usage: init [OPTIONS] [--] [CMD ARGS...]      (also linked as /sbin/my_init)
 //   a CMD that is keel's init itself (`/sbin/init /sbin/my_init --quiet`: phusion's CMD under
-//   keel's ENTRYPOINT) is not run: its options and CMD become this init's.
+//   keel's ENTRYPOINT) is not run: its options and CMD become this init's. CMD /worker.sh N CMD
+//   (behance) has its shim write the worker services first; this init then supervises them.
 //   stages: run.d (/run.d/*.sh, /etc/keel/run.d/*; exit 99 = stop cleanly) -> environment
 //   (/etc/container_environment, /container/environment, /etc/keel/environment; docker run -e wins;
 //   saved to $KEEL_RUNTIME_DIR/env, env.sh, env.json) -> startup scripts (/etc/cont-init.d,
@@ -42,7 +43,11 @@ import { loadConfig } from "../src/init/config.ts";
 import { Init } from "../src/init/init.ts";
 import { unwrapSelfInit } from "../src/init/nested.ts";
 import { rawOperands } from "../src/sys/exec.ts";
+import type { Bytes } from "../src/sys/libc.ts";
 import { createLogger, FORMATS, LEVELS, parseLevel, type LogFormat } from "../src/log.ts";
+
+/** CMD was behance's /worker.sh N CMD: the shim run (to write the services) before boot. */
+let workerSetup: Bytes[] | undefined;
 
 const initApplet = defineApplet({
   meta: { name: "init", description: "the container's PID 1: boot, run CMD, stop cleanly" },
@@ -63,7 +68,10 @@ const initApplet = defineApplet({
     // CMD is keel's init again (phusion's CMD ["/sbin/my_init"] under ENTRYPOINT /sbin/init):
     // its options join ours, and one init runs.
     const merged = unwrapSelfInit(rawArgs, args._ as string[]);
-    if (merged) return runApplet(name, initApplet, merged);
+    if (merged) {
+      if (merged.setup) workerSetup = merged.setup;
+      return runApplet(name, initApplet, merged.args);
+    }
     let level = base.settings.level;
     if (args.quiet) level = Math.min(level, 2);
     if (args["log-level"] !== undefined) {
@@ -79,8 +87,11 @@ const initApplet = defineApplet({
     const log = createLogger(name, { level, format });
     // Accepted so a phusion image's CMD keeps working now that unknown options are refused.
     if (args["enable-insecure-key"]) log.warn("--enable-insecure-key is my_init's SSH option; keel runs no SSH server, so it does nothing");
+    // What behance's worker.sh exports for its /run.d scripts and workers.
+    if (workerSetup) process.env.CONTAINER_ROLE = "worker";
     const init = new Init(log, loadConfig(process.env, log), {
       command: rawOperands(args._ as string[]),
+      setup: workerSetup,
       skipStartupFiles: Boolean(args["skip-startup-files"]),
       skipServices: Boolean(args["skip-runit"] || args["skip-services"]),
       killAllOnExit: args["kill-all-on-exit"] !== false,

@@ -75,9 +75,15 @@ const initSh = () =>
 done
 `);
 
+/** The worker shim's first argument when keel's init runs it as CMD: write the services, then
+ *  exit, since the init that ran it supervises them (src/init/nested.ts). */
+export const WORKER_SERVICES_ONLY = "--services-only";
+
 /** behance's worker.sh joins CMD into one string that the run script splits again: so does this. */
 const workerSh = (keel: string) =>
-  shim("behance's worker.sh N CMD...: N copies of CMD as services worker-1..N in /etc/services.d (as $NOT_ROOT_USER when set), then keel's init (CONTAINER_ROLE=worker for /run.d scripts).", `count=$1
+  shim("behance's worker.sh N CMD...: N copies of CMD as services worker-1..N in /etc/services.d (as $NOT_ROOT_USER when set), then keel's init (CONTAINER_ROLE=worker for /run.d scripts).", `services_only=
+if [ "$1" = ${WORKER_SERVICES_ONLY} ]; then services_only=1; shift; fi
+count=$1
 case $count in
   ''|*[!0-9]*) echo "worker.sh: usage: worker.sh N CMD [ARGS...] (N: how many copies)" >&2; exit 2 ;;
 esac
@@ -98,6 +104,7 @@ while [ "$i" -le "$count" ]; do
   printf '#!/bin/sh\\nexec %s%s\\n' "$prefix" "$*" > "$dir/run.new" && chmod 755 "$dir/run.new" && mv -f "$dir/run.new" "$dir/run" || exit 1
   i=$((i + 1))
 done
+if [ -n "$services_only" ]; then exit 0; fi
 exec ${shQuote(keel)} init
 `);
 

@@ -27,6 +27,8 @@ export interface InitOptions {
   killAllOnExit: boolean;
   /** --no-restart: a service that exits stays down (debugging). */
   noRestart?: boolean;
+  /** Run before run.d; a failure stops the container with its code (behance's worker.sh). */
+  setup?: libc.Bytes[];
 }
 
 const SIG = {
@@ -245,8 +247,9 @@ export class Init {
   }
 
   /** One script in its own session; a stop request forwards to it and bounds it by the grace time. */
-  private async runScript(path: libc.Bytes, maxMs?: number, stopAware = true): Promise<number> {
-    const child = this.start([path], "setsid");
+  private async runScript(argv: libc.Bytes | libc.Bytes[], maxMs?: number, stopAware = true): Promise<number> {
+    const path = Array.isArray(argv) ? argv[0]! : argv;
+    const child = this.start(Array.isArray(argv) ? argv : [argv], "setsid");
     if (typeof child === "number") return child;
     this.targets.add(child.pid);
     try {
@@ -277,6 +280,15 @@ export class Init {
 
   /** Stages 2-4; returns an exit code when boot must stop there. */
   async boot(): Promise<number | undefined> {
+    const setup = this.options.setup;
+    if (setup) {
+      const code = await this.runScript(setup);
+      if (this.stopRequested) throw new Stop();
+      if (code !== 0) {
+        this.log.error(`${shown(setup[0]!)} failed with exit code ${code}; the container stops with it`);
+        return code;
+      }
+    }
     const runD = await this.runStage("run.d", RUN_D);
     if (runD === RUN_D_CLEAN_STOP) {
       this.log.info("a run.d script exited 99: stopping cleanly");

@@ -211,13 +211,15 @@ describe("the compat paths run", () => {
     expect(bad.stderr).toContain("s6-svscanctl: unknown option -Z");
   });
 
-  test("/worker.sh N CMD runs N services (as $NOT_ROOT_USER, with CONTAINER_ROLE=worker) after /run.d", async () => {
+  test("/worker.sh N CMD runs N services (as $NOT_ROOT_USER, with CONTAINER_ROLE=worker) after /run.d, under the one init", async () => {
     const sb = await compatSandbox();
     sb.mkdir("/out");
     chmodSync(sb.path("/out"), 0o777);
     sb.script("/run.d/10-mark.sh", 'echo "$CONTAINER_ROLE" > /out/run.d');
-    sb.script("/usr/local/bin/work", 'echo "$CONTAINER_ROLE $(id -u) $1" > "/out/worker-$$"; exec sleep 1000');
-    const init = startInSandbox(sb, ["/worker.sh", "2", "/usr/local/bin/work", "arg"], { env: { NOT_ROOT_USER: "nobody" } });
+    // $PPID 1: the workers are PID 1's own services, not a second init's under it.
+    sb.script("/usr/local/bin/work", 'echo "$CONTAINER_ROLE $(id -u) $1 $PPID" > "/out/worker-$$"; exec sleep 1000');
+    // As docker runs CMD ["/worker.sh", ...] under keel's ENTRYPOINT ["/sbin/init"].
+    const init = startInSandbox(sb, ["/sbin/init", "/worker.sh", "2", "/usr/local/bin/work", "arg"], { env: { NOT_ROOT_USER: "nobody" } });
     try {
       await waitFor(sb, "/out/run.d");
       const workers = () => readdirSync(sb.path("/out")).filter((f) => f.startsWith("worker-"));
@@ -227,7 +229,7 @@ describe("the compat paths run", () => {
         poll();
       });
       expect(sb.read("/out/run.d")).toBe("worker\n");
-      for (const w of workers()) expect(sb.read(`/out/${w}`)).toBe("worker 65534 arg\n");
+      for (const w of workers()) expect(sb.read(`/out/${w}`)).toBe("worker 65534 arg 1\n");
       expect(sb.read("/etc/services.d/worker-1/run")).toBe(`#!/bin/sh\nexec '${BINARY}' setuser nobody /usr/local/bin/work arg\n`);
       expect(existsSync(sb.path("/etc/services.d/worker-3"))).toBe(false);
       await init.signal("SIGTERM");
@@ -238,6 +240,11 @@ describe("the compat paths run", () => {
     const usage = await run(["sh", join(sb.upper, "worker.sh"), "two", "cmd"]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toContain("worker.sh: usage: worker.sh N CMD");
+    // As CMD, through bash as behance's docs show it: the usage error stops the container with 2.
+    const asCmd = await startInSandbox(sb, ["/sbin/init", "bash", "/worker.sh", "two", "cmd"]).done;
+    expect(asCmd.code).toBe(2);
+    expect(asCmd.stderr).toContain("worker.sh: usage: worker.sh N CMD");
+    expect(asCmd.stderr).toContain("/worker.sh failed with exit code 2");
   });
 
   test("behance's scripts work through bash: run.sh, clean.sh, security_updates.sh; with-bigcontenv exports the store", async () => {
