@@ -36,6 +36,8 @@
 //   its value).
 // services: see README "Services"; --skip-runit / --skip-services leave them alone, --no-restart
 //   keeps an exited service down.
+// pid limits: init runs itself again once at start with engine options that keep Bun's threads
+//   fixed after boot, so a fork-bombing service cannot crash it (src/init/threads.ts).
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
 //   own descendants.
 import { defineApplet, runApplet, UsageError, type RunContext } from "../src/applet.ts";

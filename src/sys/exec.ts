@@ -200,6 +200,27 @@ export function restoreNofile(env: Record<string, string | undefined>): bigint |
 
 const SIGPIPE = 13, SIGXFSZ = 25;
 
+/** Runs this very binary again (same pid), with argv and the environment exactly as the kernel
+ *  gave them plus each variable of `add` that is unset. Returns when none is missing, or when
+ *  the exec fails (no /proc): the caller goes on as it is. */
+export function reexecWith(add: Readonly<Record<string, string>>): void {
+  const missing = Object.keys(add).filter((name) => process.env[name] === undefined);
+  if (missing.length === 0) return;
+  const argv = readNulList("/proc/self/cmdline");
+  if (argv.length === 0) return;
+  const env = [...readNulList("/proc/self/environ"), ...missing.map((name) => `${name}=${add[name]}`)];
+  // Bun marks the fds it was given close-on-exec; the next run must be given them all the same.
+  captureInheritedFds();
+  for (const fd of inheritedFds) {
+    try {
+      setCloexec(fd, false);
+    } catch {}
+  }
+  try {
+    execve("/proc/self/exe", argv, env);
+  } catch {}
+}
+
 /** execvp-like: find PROG on the PATH of `env`, restore what Bun changed, replace this process. */
 export function execProgram(argv: readonly Bytes[], env: Record<string, string | undefined>): never {
   const file = findProgram(argv[0]!, env.PATH);
