@@ -38,6 +38,7 @@
 //   keeps an exited service down.
 // pid limits: init runs itself again once at start with engine options that keep Bun's threads
 //   fixed after boot, so a fork-bombing service cannot crash it (src/init/threads.ts).
+// memory limits: children are born with a higher oom_score_adj than init's (src/init/oom.ts).
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
 //   own descendants.
 import { defineApplet, runApplet, UsageError, type RunContext } from "../src/applet.ts";

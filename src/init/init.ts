@@ -10,6 +10,7 @@ import * as libc from "../sys/libc.ts";
 import { catchSignals, type CaughtSignal } from "../sys/signals.ts";
 import type { InitConfig } from "./config.ts";
 import { killAll } from "./kill-all.ts";
+import { OomPreference } from "./oom.ts";
 import { Reaper, type Child } from "./reaper.ts";
 import { CONT_FINISH, listScripts, POST_SHUTDOWN, PRE_SHUTDOWN, RUN_D, STARTUP, type ScriptSource } from "./scripts.ts";
 import { timer } from "./timer.ts";
@@ -55,6 +56,8 @@ const signalName = (sig: number) => `SIG${Object.entries(SIG).find(([, n]) => n 
 
 export class Init {
   readonly reaper = new Reaper();
+  /** Children are the OOM killer's choice before init (src/init/oom.ts). */
+  private readonly oom = new OomPreference((m) => this.log.warn(m));
   readonly pid1 = libc.getpid() === 1;
   env: Record<string, string> = Object.create(null);
   /** Where the env dumps go: KEEL_RUNTIME_DIR or its fallback (preinit decides). */
@@ -210,7 +213,8 @@ export class Init {
     let file: libc.Bytes;
     try {
       file = findProgram(argv[0]!, this.env.PATH);
-      return this.reaper.spawn({ path: file, argv, env: this.childEnvironment(), session, ...extra });
+      const env = this.childEnvironment();
+      return this.oom.spawning(() => this.reaper.spawn({ path: file, argv, env, session, ...extra }));
     } catch (e) {
       const err = e instanceof NotRunnable ? e : execFailure(argv[0]!, e);
       this.log.error(err.message);

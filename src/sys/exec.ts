@@ -1,6 +1,6 @@
 // Finding a program on PATH and replacing keel with it (DESIGN §4: execve via FFI, with the
 // inherited fds, signal dispositions and environment put back the way the caller gave them).
-import { accessSync, constants, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { accessSync, constants, fstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { isUtf8 } from "node:buffer";
 import { AppletError } from "../errors.ts";
 import { EACCES, ENOENT, ENOEXEC, ENOTDIR, execve, getrlimit, resetSignal, RLIMIT_NOFILE, setCloexec, setrlimit, SysError, unblockAllSignals, type Bytes } from "./libc.ts";
@@ -200,12 +200,21 @@ export function restoreNofile(env: Record<string, string | undefined>): bigint |
 
 const SIGPIPE = 13, SIGXFSZ = 25;
 
+/** After an exec of /proc/self/exe the kernel names the process "exe" (ps, pgrep, top): give it
+ *  back the name it had, argv[0]'s last component, as the kernel keeps it (15 bytes). */
+function nameAfterArgv0(): void {
+  const name = process.argv0.slice(process.argv0.lastIndexOf("/") + 1);
+  try {
+    if (name && name !== "exe" && readFileSync("/proc/self/comm", "utf8") === "exe\n") writeFileSync("/proc/self/comm", Buffer.from(name).subarray(0, 15));
+  } catch {}
+}
+
 /** Runs this very binary again (same pid), with argv and the environment exactly as the kernel
  *  gave them plus each variable of `add` that is unset. Returns when none is missing, or when
  *  the exec fails (no /proc): the caller goes on as it is. */
 export function reexecWith(add: Readonly<Record<string, string>>): void {
   const missing = Object.keys(add).filter((name) => process.env[name] === undefined);
-  if (missing.length === 0) return;
+  if (missing.length === 0) return nameAfterArgv0();
   const argv = readNulList("/proc/self/cmdline");
   if (argv.length === 0) return;
   const env = [...readNulList("/proc/self/environ"), ...missing.map((name) => `${name}=${add[name]}`)];

@@ -206,6 +206,26 @@ describe("behance/docker-base app", () => {
     stopCleanly(c, "behance with a fork bomb");
     expect(logsOf(c)).toContain("stopping (SIGTERM)");
   }, 300_000);
+
+  // Bun's ~40 MB made init the biggest process in a 64 MB container, so when services ran out of
+  // memory in many small processes the OOM killer took init, and the container died (137).
+  test("--memory 64m: services out of memory in many small processes lose one to the OOM killer, never init", async () => {
+    const dir = tempDir("mig-oom");
+    // 60 shells holding 2 MB each: every one smaller than init.
+    writeFileSync(join(dir, "run"), "#!/bin/bash\nfor i in $(seq 60); do (x=$(head -c 2000000 /dev/zero | tr '\\0' a); sleep 1000; true) & sleep 0.1; done\nwait\n");
+    chmodSync(join(dir, "run"), 0o755);
+    const c = start("behance", "--memory", "64m", "-v", `${dir}:/etc/services.d/hog:ro`);
+    const running = () => JSON.parse(docker("inspect", c, "--format", "{{json .State}}").out).Running === true;
+    // The kernel's count for this container's cgroup (v2 with its own namespace, or v1).
+    const oomKills = () => Number(/oom_kill (\d+)/.exec(docker("exec", c, "sh", "-c", "cat /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control 2>/dev/null").out)?.[1] ?? 0);
+    await pollUntil(() => !running() || oomKills() > 0, 120_000, () => `${c}: no OOM kill happened:\n${logsOf(c)}`);
+    expect(running()).toBe(true);
+    expect(docker("exec", c, "cat", "/proc/1/oom_score_adj").out.trim()).toBe("0");
+    const t0 = performance.now();
+    expect(docker("stop", c).code).toBe(0);
+    console.log(`docker stop behance after an OOM kill: ${(performance.now() - t0).toFixed(0)} ms`);
+    expect(JSON.parse(docker("inspect", c, "--format", "{{json .State}}").out).ExitCode).toBe(0);
+  });
 });
 
 describe("osixia/baseimage app", () => {

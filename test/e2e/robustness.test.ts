@@ -295,3 +295,30 @@ describe("run as another user (docker run --user)", () => {
   });
 });
 
+
+describe("init is the last thing the OOM killer takes, and runs itself again for fixed threads", () => {
+  // Bun's ~40 MB made init the biggest process in a small container: everything init starts is
+  // born with a higher oom_score_adj than init's, and init's own stays as it was given.
+  test("CMD, scripts and services start with a higher oom_score_adj than init; init's is the one it was given", async () => {
+    const given = Number(readFileSync("/proc/self/oom_score_adj", "utf8"));
+    const sb = new Sandbox();
+    sb.script("/etc/cont-init.d/10-adj", "cat /proc/self/oom_score_adj > /tmp/script-adj");
+    sb.script("/etc/services.d/svc/run", "cat /proc/self/oom_score_adj > /tmp/svc-adj; exec sleep 1000");
+    const r = await startInit(sb, ["--", "sh", "-c", "while [ ! -s /tmp/svc-adj ]; do sleep 0.05; done; cat /proc/self/oom_score_adj /proc/1/oom_score_adj > /tmp/cmd-adj"]).done;
+    expect(r.code).toBe(0);
+    const [cmd, init] = sb.read("/tmp/cmd-adj").trim().split("\n").map(Number);
+    expect(init).toBe(given);
+    for (const child of [cmd!, Number(sb.read("/tmp/script-adj")), Number(sb.read("/tmp/svc-adj"))]) {
+      if (given < 1000) expect(child).toBeGreaterThan(given);
+      expect(child).toBeLessThanOrEqual(1000);
+    }
+  });
+
+  test("run again with the engine options, init keeps its name and pid; no child sees the options", async () => {
+    const sb = new Sandbox();
+    sb.link("/usr/local/bin/init", BINARY);
+    const r = await startInSandbox(sb, ["/usr/local/bin/init", "--", "sh", "-c", "cat /proc/1/comm; tr '\\0' '\\n' < /proc/1/environ | grep -c '^BUN_JSC_'; env | grep -c '^BUN_' || true"]).done;
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split("\n")).toEqual(["init", "4", "0"]);
+  });
+});
