@@ -306,7 +306,7 @@ describe("init is the last thing the OOM killer takes, and runs itself again for
     sb.script("/etc/services.d/svc/run", "cat /proc/self/oom_score_adj > /tmp/svc-adj; exec sleep 1000");
     const r = await startInit(sb, ["--", "sh", "-c", "while [ ! -s /tmp/svc-adj ]; do sleep 0.05; done; cat /proc/self/oom_score_adj /proc/1/oom_score_adj > /tmp/cmd-adj"]).done;
     expect(r.code).toBe(0);
-    const [cmd, init] = sb.read("/tmp/cmd-adj").trim().split("\n").map(Number);
+    const [cmd, init] = (sb.read("/tmp/cmd-adj") ?? "").trim().split("\n").map(Number);
     expect(init).toBe(given);
     for (const child of [cmd!, Number(sb.read("/tmp/script-adj")), Number(sb.read("/tmp/svc-adj"))]) {
       if (given < 1000) expect(child).toBeGreaterThan(given);
