@@ -38,7 +38,7 @@
 //   keeps an exited service down.
 // pid limits: init runs itself again once at start with engine options that keep Bun's threads
 //   fixed after boot, so a fork-bombing service cannot crash it (src/init/threads.ts).
-// memory limits: children are born with a higher oom_score_adj than init's (src/init/oom.ts).
+// memory limits: children get a higher oom_score_adj than init's right after they start (src/init/oom.ts).
 // see also: DESIGN.md §2; not PID 1, init becomes a child subreaper and never signals beyond its
 //   own descendants.
 import { defineApplet, runApplet, UsageError, type RunContext } from "../src/applet.ts";
@@ -50,7 +50,7 @@ import type { Bytes } from "../src/sys/libc.ts";
 import { createLogger, FORMATS, LEVELS, parseLevel, type LogFormat } from "../src/log.ts";
 
 /** CMD was behance's /worker.sh N CMD: the shim run (to write the services) before boot. */
-let workerSetup: Bytes[] | undefined;
+let workerSetup: { argv: Bytes[]; what: string } | undefined;
 
 const initApplet = defineApplet({
   meta: { name: "init", description: "the container's PID 1: boot, run CMD, stop cleanly" },
@@ -90,6 +90,8 @@ const initApplet = defineApplet({
     const log = createLogger(name, { level, format });
     // Accepted so a phusion image's CMD keeps working now that unknown options are refused.
     if (args["enable-insecure-key"]) log.warn("--enable-insecure-key is my_init's SSH option; keel runs no SSH server, so it does nothing");
+    if (workerSetup && (args["skip-runit"] || args["skip-services"]))
+      throw new UsageError("CMD /worker.sh runs its workers as services, and --skip-services (--skip-runit) starts none: drop one of them");
     // What behance's worker.sh exports for its /run.d scripts and workers.
     if (workerSetup) process.env.CONTAINER_ROLE = "worker";
     const init = new Init(log, loadConfig(process.env, log), {

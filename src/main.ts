@@ -50,7 +50,7 @@ async function dispatch(invoked: string, args: string[]): Promise<number> {
   }
   const [name, entry] = found;
   // PID 1 must survive a service that takes every pid (src/init/threads.ts).
-  if (name === "init") (await import("./init/threads.ts")).fixThreads();
+  if (name === "init") await (await import("./init/threads.ts")).fixThreads();
   // Before the applet's code loads and opens anything: the fds open now are all inherited.
   if (entry.passesOn) (await import("./sys/exec.ts")).captureStart();
   const [{ runApplet }, applet] = await Promise.all([import("./applet.ts"), entry.load()]);

@@ -29,7 +29,7 @@ export interface InitOptions {
   /** --no-restart: a service that exits stays down (debugging). */
   noRestart?: boolean;
   /** Run before run.d; a failure stops the container with its code (behance's worker.sh). */
-  setup?: libc.Bytes[];
+  setup?: { argv: libc.Bytes[]; what: string };
 }
 
 const SIG = {
@@ -57,7 +57,7 @@ const signalName = (sig: number) => `SIG${Object.entries(SIG).find(([, n]) => n 
 export class Init {
   readonly reaper = new Reaper();
   /** Children are the OOM killer's choice before init (src/init/oom.ts). */
-  private readonly oom = new OomPreference((m) => this.log.warn(m));
+  private readonly oom = new OomPreference();
   readonly pid1 = libc.getpid() === 1;
   env: Record<string, string> = Object.create(null);
   /** Where the env dumps go: KEEL_RUNTIME_DIR or its fallback (preinit decides). */
@@ -213,8 +213,9 @@ export class Init {
     let file: libc.Bytes;
     try {
       file = findProgram(argv[0]!, this.env.PATH);
-      const env = this.childEnvironment();
-      return this.oom.spawning(() => this.reaper.spawn({ path: file, argv, env, session, ...extra }));
+      const child = this.reaper.spawn({ path: file, argv, env: this.childEnvironment(), session, ...extra });
+      this.oom.child(child.pid);
+      return child;
     } catch (e) {
       const err = e instanceof NotRunnable ? e : execFailure(argv[0]!, e);
       this.log.error(err.message);
@@ -286,10 +287,10 @@ export class Init {
   async boot(): Promise<number | undefined> {
     const setup = this.options.setup;
     if (setup) {
-      const code = await this.runScript(setup);
+      const code = await this.runScript(setup.argv);
       if (this.stopRequested) throw new Stop();
       if (code !== 0) {
-        this.log.error(`${shown(setup[0]!)} failed with exit code ${code}; the container stops with it`);
+        this.log.error(`${setup.what} failed with exit code ${code}; the container stops with it`);
         return code;
       }
     }

@@ -78,7 +78,7 @@ export interface Unwrapped {
   /** init's arguments: its own options, CMD's, then `--` and the CMD left, if any. */
   args: string[];
   /** For /worker.sh N CMD: the command that writes the worker services before boot. */
-  setup?: Bytes[];
+  setup?: { argv: Bytes[]; what: string };
 }
 
 /**
@@ -93,6 +93,8 @@ export function unwrapSelfInit(rawArgs: readonly string[], command: readonly str
   if (words === 0 || cut < 0 || rawArgs[cut] !== "--") return undefined;
   if (worker === undefined) return { args: [...rawArgs.slice(0, cut), ...command.slice(words)] };
   // N and CMD as given, bytes and all (a CMD word need not be UTF-8).
-  const after = rawOperands(command as string[]).slice(command.indexOf(worker) + 1);
-  return { args: rawArgs.slice(0, cut), setup: [worker, WORKER_SERVICES_ONLY, ...after] };
+  // Through the interpreter CMD named, if any (`bash /worker.sh`: the file need not be executable).
+  const raw = rawOperands(command as string[]);
+  const at = command.indexOf(worker) + 1;
+  return { args: rawArgs.slice(0, cut), setup: { argv: [...raw.slice(0, at), WORKER_SERVICES_ONLY, ...raw.slice(at)], what: worker } };
 }

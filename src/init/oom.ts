@@ -2,13 +2,13 @@
 // oom_score_adj in thousandths of the memory it may use (the cgroup's limit, else the machine's).
 // init is Bun, about 40 MB resident: more than a shell or a small daemon. In a container with a
 // memory limit, services that ran out of memory in many small processes got init killed, and the
-// whole container with it, with no shutdown. So everything init starts is born with init's own
+// whole container with it, with no shutdown. So everything init starts gets init's own
 // oom_score_adj plus init's share of that memory (with room to grow): the killer picks a child
 // first, a service restarts, and a killed CMD ends the container with 137 through a clean stop.
-// Raising the value needs no privilege, and a process may lower its own back to where it was.
+// Raising a child's value needs no privilege. init's own is never touched: raised even for the
+// instant of a spawn, it made init the first choice exactly when services boot under pressure.
 import { readFileSync, writeFileSync } from "node:fs";
 
-const OWN = "/proc/self/oom_score_adj";
 const MAX_ADJ = 1000;
 /** init grows with its services and their output. */
 const HEADROOM = 1.5;
@@ -24,7 +24,8 @@ const readNumber = (path: string): number | undefined => {
   }
 };
 
-/** Bytes the OOM killer measures init against: the container's memory limit, else RAM + swap. */
+/** Bytes the OOM killer measures init against: the container's memory limit, else RAM + swap.
+ *  A limit only a parent cgroup has (a pod's) is not visible here: then the machine's is used. */
 export function memoryForOom(): number | undefined {
   const v2 = (() => {
     try {
@@ -53,48 +54,30 @@ function residentBytes(): number | undefined {
   return kb ? Number(kb) * 1024 : undefined;
 }
 
-const write = (value: number): boolean => {
-  try {
-    writeFileSync(OWN, `${value}\n`);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 export class OomPreference {
-  private own?: number;
   private raise?: number;
 
-  constructor(private readonly warn: (message: string) => void) {}
-
-  /** How much above init's own value its children are born: computed at the first spawn. */
-  raiseBy(): number {
+  /** How far above init's own value its children go: computed once, at the first child. */
+  private raiseBy(): number {
     if (this.raise !== undefined) return this.raise;
     this.raise = 0;
-    this.own = readNumber(OWN);
-    let memory: number | undefined, rss: number | undefined;
     try {
-      memory = memoryForOom();
-      rss = residentBytes();
+      const memory = memoryForOom();
+      const rss = residentBytes();
+      if (memory && rss) this.raise = Math.ceil((rss * HEADROOM * MAX_ADJ) / memory);
     } catch {}
-    if (this.own === undefined || !memory || !rss) return 0;
-    this.raise = Math.max(0, Math.min(MAX_ADJ - this.own, Math.ceil((rss * HEADROOM * 1000) / memory)));
     return this.raise;
   }
 
-  /** Runs SPAWN with init's value raised for that moment, so the child starts with it. */
-  spawning<T>(spawn: () => T): T {
+  /** Gives the child PID init's current value plus the raise (at most 1000). A child that is
+   *  gone already, or one init may not write to, keeps what it has. */
+  child(pid: number): void {
     const raise = this.raiseBy();
-    if (raise === 0 || !write(this.own! + raise)) return spawn();
+    // Read each time: an operator may have changed init's value since.
+    const own = raise > 0 ? readNumber("/proc/self/oom_score_adj") : undefined;
+    if (own === undefined || own >= MAX_ADJ) return;
     try {
-      return spawn();
-    } finally {
-      if (!write(this.own!)) {
-        // Never seen; but init must not stay the first choice. Stop raising from here on.
-        this.raise = 0;
-        this.warn(`could not set init's oom_score_adj back to ${this.own}; children now start with init's own value`);
-      }
-    }
+      writeFileSync(`/proc/${pid}/oom_score_adj`, `${Math.min(MAX_ADJ, own + raise)}\n`);
+    } catch {}
   }
 }

@@ -202,22 +202,29 @@ const SIGPIPE = 13, SIGXFSZ = 25;
 
 /** After an exec of /proc/self/exe the kernel names the process "exe" (ps, pgrep, top): give it
  *  back the name it had, argv[0]'s last component, as the kernel keeps it (15 bytes). */
-function nameAfterArgv0(): void {
-  const name = process.argv0.slice(process.argv0.lastIndexOf("/") + 1);
+function nameAfterArgv0(): undefined {
   try {
-    if (name && name !== "exe" && readFileSync("/proc/self/comm", "utf8") === "exe\n") writeFileSync("/proc/self/comm", Buffer.from(name).subarray(0, 15));
+    const argv0 = readNulList("/proc/self/cmdline")[0];
+    // As bytes: a name that is not UTF-8 stays what it was.
+    const name = argv0?.subarray(argv0.lastIndexOf(0x2f) + 1);
+    if (name?.length && name.toString() !== "exe" && readFileSync("/proc/self/comm", "utf8") === "exe\n") writeFileSync("/proc/self/comm", name.subarray(0, 15));
   } catch {}
+  return undefined;
 }
 
 /** Runs this very binary again (same pid), with argv and the environment exactly as the kernel
- *  gave them plus each variable of `add` that is unset. Returns when none is missing, or when
- *  the exec fails (no /proc): the caller goes on as it is. */
-export function reexecWith(add: Readonly<Record<string, string>>): void {
-  const missing = Object.keys(add).filter((name) => process.env[name] === undefined);
-  if (missing.length === 0) return nameAfterArgv0();
+ *  gave them but each variable of `want` set to its value. Returns when all already are (then the
+ *  process is that second run), or with the reason when the exec failed (no /proc, E2BIG): the
+ *  caller goes on as it is. */
+export function reexecWith(want: Readonly<Record<string, string>>): string | undefined {
+  if (Object.entries(want).every(([name, value]) => process.env[name] === value)) return nameAfterArgv0();
   const argv = readNulList("/proc/self/cmdline");
-  if (argv.length === 0) return;
-  const env = [...readNulList("/proc/self/environ"), ...missing.map((name) => `${name}=${add[name]}`)];
+  if (argv.length === 0) return "/proc/self/cmdline is not readable (is /proc mounted?)";
+  const prefixes = Object.keys(want).map((name) => `${name}=`);
+  const env = [
+    ...readNulList("/proc/self/environ").filter((entry) => !prefixes.some((p) => entry.subarray(0, p.length).toString() === p)),
+    ...Object.entries(want).map(([name, value]) => `${name}=${value}`),
+  ];
   // Bun marks the fds it was given close-on-exec; the next run must be given them all the same.
   captureInheritedFds();
   for (const fd of inheritedFds) {
@@ -227,7 +234,9 @@ export function reexecWith(add: Readonly<Record<string, string>>): void {
   }
   try {
     execve("/proc/self/exe", argv, env);
-  } catch {}
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  }
 }
 
 /** execvp-like: find PROG on the PATH of `env`, restore what Bun changed, replace this process. */

@@ -245,6 +245,26 @@ describe("the compat paths run", () => {
     expect(asCmd.code).toBe(2);
     expect(asCmd.stderr).toContain("worker.sh: usage: worker.sh N CMD");
     expect(asCmd.stderr).toContain("/worker.sh failed with exit code 2");
+    // Workers are services: --skip-services with them is a usage error, not a silent idle init.
+    const skip = await startInSandbox(sb, ["/sbin/init", "--skip-services", "--", "/worker.sh", "1", "true"]).done;
+    expect(skip.code).toBe(2);
+    expect(skip.stderr).toContain("--skip-services");
+  });
+
+  test("bash /worker.sh N CMD: run through bash, as CMD names it, so the file need not be executable", async () => {
+    const sb = await compatSandbox();
+    sb.mkdir("/out");
+    chmodSync(sb.path("/worker.sh"), 0o644);
+    sb.script("/usr/local/bin/w", "echo $PPID > /out/w; exec sleep 1000");
+    const init = startInSandbox(sb, ["/sbin/init", "bash", "/worker.sh", "1", "/usr/local/bin/w"]);
+    try {
+      await waitFor(sb, "/out/w");
+      expect(sb.read("/out/w")).toBe("1\n");
+      await init.signal("SIGTERM");
+      expect((await init.done).code).toBe(0);
+    } finally {
+      init.proc.kill("SIGKILL");
+    }
   });
 
   test("behance's scripts work through bash: run.sh, clean.sh, security_updates.sh; with-bigcontenv exports the store", async () => {
