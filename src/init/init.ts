@@ -5,7 +5,7 @@ import { openSync } from "node:fs";
 import { join } from "pathe";
 import type { Logger } from "../log.ts";
 import { DEFAULT_RUNTIME_DIR, prepareRuntimeDir, relativeRuntimeDir, runtimeDirCandidates } from "../runtime.ts";
-import { childEnv, envEntry, execFailure, findProgram, inheritedFdList, NOFILE_VARIABLE, NotRunnable, restoreNofile, shown, tooBigForExec } from "../sys/exec.ts";
+import { childEnv, envEntry, execFailure, findProgram, NOFILE_VARIABLE, NotRunnable, passInheritedFdsOn, restoreNofile, shown, tooBigForExec } from "../sys/exec.ts";
 import * as libc from "../sys/libc.ts";
 import { catchSignals, type CaughtSignal } from "../sys/signals.ts";
 import type { InitConfig } from "./config.ts";
@@ -138,12 +138,8 @@ export class Init {
   /** Stage 1. */
   preinit(): void {
     libc.unblockAllSignals();
-    // Bun marked every inherited fd close-on-exec; CMD and scripts get them (LISTEN_FDS, --preserve-fds).
-    for (const fd of inheritedFdList()) {
-      try {
-        libc.setCloexec(fd, false);
-      } catch {}
-    }
+    // CMD and scripts get every fd init was given (LISTEN_FDS, --preserve-fds).
+    passInheritedFdsOn();
     this.restoreLimits();
     if (!this.pid1) {
       libc.setChildSubreaper();
@@ -252,9 +248,9 @@ export class Init {
   }
 
   /** One script in its own session; a stop request forwards to it and bounds it by the grace time. */
-  private async runScript(argv: libc.Bytes | libc.Bytes[], maxMs?: number, stopAware = true): Promise<number> {
-    const path = Array.isArray(argv) ? argv[0]! : argv;
-    const child = this.start(Array.isArray(argv) ? argv : [argv], "setsid");
+  private async runScript(argv: libc.Bytes[], maxMs?: number, stopAware = true): Promise<number> {
+    const path = argv[0]!;
+    const child = this.start(argv, "setsid");
     if (typeof child === "number") return child;
     this.targets.add(child.pid);
     try {
@@ -270,7 +266,7 @@ export class Init {
     for (const path of listScripts(sources, this.log)) {
       if (opts.stopAware !== false && this.stopRequested) throw new Stop();
       this.log.debug(`${name}: running ${shown(path)}`);
-      const code = await this.runScript(path, opts.maxMs, opts.stopAware !== false);
+      const code = await this.runScript([path], opts.maxMs, opts.stopAware !== false);
       opts.onEach?.();
       if (opts.stopAware !== false && this.stopRequested) throw new Stop();
       if (code !== 0) {
@@ -327,7 +323,7 @@ export class Init {
     // osixia: each service's startup.sh, smaller .priority first, before any service starts.
     for (const { path } of this.services.startup) {
       if (this.stopRequested) throw new Stop();
-      const code = await this.runScript(path);
+      const code = await this.runScript([path]);
       reimportAfterScript(this.envStage!, this.env, this.log);
       if (this.stopRequested) throw new Stop();
       if (code !== 0 && this.config.stopOnStartupFailure) {

@@ -12,8 +12,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 const MAX_ADJ = 1000;
 /** init grows with its services and their output. */
 const HEADROOM = 1.5;
-/** The kernel's "no limit" in cgroup v1. */
-const UNLIMITED_V1 = 2n ** 62n;
+/** cgroup v1 says "no limit" with a number near 2^63. */
+const UNLIMITED_V1 = 2 ** 62;
 
 const readNumber = (path: string): number | undefined => {
   try {
@@ -27,18 +27,11 @@ const readNumber = (path: string): number | undefined => {
 /** Bytes the OOM killer measures init against: the container's memory limit, else RAM + swap.
  *  A limit only a parent cgroup has (a pod's) is not visible here: then the machine's is used. */
 export function memoryForOom(): number | undefined {
-  const v2 = (() => {
-    try {
-      return readFileSync("/sys/fs/cgroup/memory.max", "utf8").trim();
-    } catch {
-      return undefined;
-    }
-  })();
-  if (v2 && v2 !== "max" && Number(v2) > 0) return Number(v2);
-  try {
-    const v1 = BigInt(readFileSync("/sys/fs/cgroup/memory/memory.limit_in_bytes", "utf8").trim());
-    if (v1 > 0n && v1 < UNLIMITED_V1) return Number(v1);
-  } catch {}
+  // cgroup v2 says "no limit" with "max", which is no number.
+  const v2 = readNumber("/sys/fs/cgroup/memory.max");
+  if (v2 && v2 > 0) return v2;
+  const v1 = readNumber("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+  if (v1 && v1 > 0 && v1 < UNLIMITED_V1) return v1;
   try {
     const info = readFileSync("/proc/meminfo", "utf8");
     const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(info)?.[1] ?? 0);

@@ -74,6 +74,15 @@ export const inheritedFdList = (): readonly number[] =>
     }
   });
 
+/** Bun marks the fds it was given close-on-exec: clear that, so what keel execs or spawns gets them. */
+export function passInheritedFdsOn(): void {
+  for (const fd of inheritedFdList()) {
+    try {
+      setCloexec(fd, false);
+    } catch {}
+  }
+}
+
 /**
  * OPERANDS, the last arguments keel was given as Bun decoded them, as the caller's own bytes:
  * a Buffer where the bytes are not UTF-8, the string otherwise (so messages can show it).
@@ -202,14 +211,13 @@ const SIGPIPE = 13, SIGXFSZ = 25;
 
 /** After an exec of /proc/self/exe the kernel names the process "exe" (ps, pgrep, top): give it
  *  back the name it had, argv[0]'s last component, as the kernel keeps it (15 bytes). */
-function nameAfterArgv0(): undefined {
+function nameAfterArgv0(): void {
   try {
     const argv0 = readNulList("/proc/self/cmdline")[0];
     // As bytes: a name that is not UTF-8 stays what it was.
     const name = argv0?.subarray(argv0.lastIndexOf(0x2f) + 1);
     if (name?.length && name.toString() !== "exe" && readFileSync("/proc/self/comm", "utf8") === "exe\n") writeFileSync("/proc/self/comm", name.subarray(0, 15));
   } catch {}
-  return undefined;
 }
 
 /** Runs this very binary again (same pid), with argv and the environment exactly as the kernel
@@ -217,7 +225,10 @@ function nameAfterArgv0(): undefined {
  *  process is that second run), or with the reason when the exec failed (no /proc, E2BIG): the
  *  caller goes on as it is. */
 export function reexecWith(want: Readonly<Record<string, string>>): string | undefined {
-  if (Object.entries(want).every(([name, value]) => process.env[name] === value)) return nameAfterArgv0();
+  if (Object.entries(want).every(([name, value]) => process.env[name] === value)) {
+    nameAfterArgv0();
+    return undefined;
+  }
   const argv = readNulList("/proc/self/cmdline");
   if (argv.length === 0) return "/proc/self/cmdline is not readable (is /proc mounted?)";
   const prefixes = Object.keys(want).map((name) => `${name}=`);
@@ -225,13 +236,9 @@ export function reexecWith(want: Readonly<Record<string, string>>): string | und
     ...readNulList("/proc/self/environ").filter((entry) => !prefixes.some((p) => entry.subarray(0, p.length).toString() === p)),
     ...Object.entries(want).map(([name, value]) => `${name}=${value}`),
   ];
-  // Bun marks the fds it was given close-on-exec; the next run must be given them all the same.
+  // The next run must be given the same fds.
   captureInheritedFds();
-  for (const fd of inheritedFds) {
-    try {
-      setCloexec(fd, false);
-    } catch {}
-  }
+  passInheritedFdsOn();
   try {
     execve("/proc/self/exe", argv, env);
   } catch (error) {
@@ -244,11 +251,7 @@ export function execProgram(argv: readonly Bytes[], env: Record<string, string |
   const file = findProgram(argv[0]!, env.PATH);
   const clean = childEnv(env);
   restoreNofile(clean);
-  for (const fd of inheritedFdList()) {
-    try {
-      setCloexec(fd, false);
-    } catch {}
-  }
+  passInheritedFdsOn();
   // Bun ignores these two; an ignored disposition would survive exec.
   resetSignal(SIGPIPE);
   resetSignal(SIGXFSZ);
