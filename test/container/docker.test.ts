@@ -4,27 +4,25 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
-import { buildArgs, buildKeelImage, docker, ensureDocker, RIG, sh, waitForLog } from "../lib/docker.ts";
+import { buildArgs, docker, keelBaseImage, waitForLog } from "../lib/docker.ts";
 import { ensureBuilt, pollUntil, ROOT, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
 // bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
 setDefaultTimeout(TEST_TIMEOUT_MS);
 
-// Tagged per run, and removed (with every container) when the file ends, pass or fail.
-const BASE = `keel-test-base:${process.pid}`;
+// Tagged per run, and removed (with every container) when the file ends, pass or fail; the base
+// image is the run's shared one (test/lib/docker.ts).
+let BASE = "";
 const APP = `keel-test-app:${process.pid}`;
 const STOP = `keel-test-stop-${process.pid}`;
 const HEALTH = `keel-test-health-${process.pid}`;
 const HEALTH_APP = `keel-test-health-app:${process.pid}`;
 const BIN_ARM64 = `keel-test-bin-arm64:${process.pid}`;
-let startedDocker = false;
 
 setupAll(() => {
   ensureBuilt();
-  startedDocker = ensureDocker();
   // keel's Dockerfile as a user runs it from a fresh clone: built from source.
-  buildKeelImage(BASE);
-  console.log(`image ${BASE}: ${docker("image", "inspect", BASE, "--format", "{{.Size}}").out.trim()} bytes`);
+  BASE = keelBaseImage();
   // An app on the base: a cont-init.d script, and a CMD that saves its state on TERM.
   const ctx = tempDir("docker");
   mkdirSync(join(ctx, "cont-init.d"));
@@ -42,8 +40,7 @@ setupAll(() => {
 
 afterAll(() => {
   docker("rm", "-f", STOP, HEALTH);
-  docker("rmi", "-f", APP, BASE, BIN_ARM64, HEALTH_APP);
-  if (startedDocker) sh(["bash", RIG, "--down"]);
+  docker("rmi", "-f", APP, BIN_ARM64, HEALTH_APP);
 });
 
 describe("keel's image under docker", () => {

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "pathe";
-import { buildKeelImage, docker, ensureDocker, logsOf, RIG, sh } from "../lib/docker.ts";
+import { docker, keelBaseImage, logsOf, sh } from "../lib/docker.ts";
 import { ensureBuilt, pollUntil, ROOT, setupAll, tempDir, TEST_TIMEOUT_MS } from "../lib/keel.ts";
 
 // bun resets the default per file: every test file sets keel's own (see test/lib/keel.ts).
@@ -15,17 +15,15 @@ setDefaultTimeout(TEST_TIMEOUT_MS);
 
 const FIXTURES = ["phusion", "s6-overlay", "behance", "osixia"] as const;
 type Fixture = (typeof FIXTURES)[number];
-// Tagged per run; every image and container is removed when the file ends, pass or fail.
-const BASE = `keel-mig-base:${process.pid}`;
+// Tagged per run; every image and container is removed when the file ends, pass or fail (the
+// base image is the run's shared one, test/lib/docker.ts).
+let BASE = "";
 const image = (f: Fixture) => `keel-mig-${f}:${process.pid}`;
 const containers: string[] = [];
-let startedDocker = false;
 
 setupAll(() => {
   ensureBuilt();
-  startedDocker = ensureDocker();
-  buildKeelImage(BASE);
-  console.log(`image ${BASE}: ${docker("image", "inspect", BASE, "--format", "{{.Size}}").out.trim()} bytes`);
+  BASE = keelBaseImage();
   for (const f of FIXTURES) {
     const dir = join(ROOT, "test/container/migrations", f);
     const r = docker("build", "-q", "--network", "host", "--build-arg", `BASE=${BASE}`, "-t", image(f), dir);
@@ -36,8 +34,7 @@ setupAll(() => {
 
 afterAll(() => {
   if (containers.length) docker("rm", "-f", ...containers);
-  docker("rmi", "-f", ...FIXTURES.map(image), BASE);
-  if (startedDocker) sh(["bash", RIG, "--down"]);
+  docker("rmi", "-f", ...FIXTURES.map(image));
 });
 
 let serial = 0;

@@ -39,6 +39,28 @@ export function buildKeelImage(tag: string): void {
   if (r.code !== 0) throw new Error(`docker build of keel's Dockerfile failed:\n${r.out}\n${r.err}`);
 }
 
+/** keel's base image, shared by every container test file of the run: the engine brought up
+ *  and the image built from the checkout once, on first use, and both undone by `containerTierDone`
+ *  (the preload's afterAll), pass or fail. */
+let tier: { base: string; startedDocker: boolean } | undefined;
+export function keelBaseImage(): string {
+  if (tier) return tier.base;
+  const startedDocker = ensureDocker();
+  const base = `keel-test-base:${process.pid}`;
+  tier = { base, startedDocker };
+  buildKeelImage(base);
+  console.log(`image ${base}: ${docker("image", "inspect", base, "--format", "{{.Size}}").out.trim()} bytes`);
+  return base;
+}
+
+/** Removes the shared base image, and stops the engine if this run started it. */
+export function containerTierDone(): void {
+  if (!tier) return;
+  docker("rmi", "-f", tier.base);
+  if (tier.startedDocker) sh(["bash", RIG, "--down"]);
+  tier = undefined;
+}
+
 /** stdout and stderr of a container, as `docker logs` keeps them. */
 export function logsOf(name: string): string {
   const logs = docker("logs", name);

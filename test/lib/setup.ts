@@ -2,6 +2,7 @@
 // loads, and the run dir removed at the end whatever happened.
 import { afterAll } from "bun:test";
 import { rmSync } from "node:fs";
+import { containerTierDone } from "./docker.ts";
 import { ensureBuilt, RUN_DIR } from "./keel.ts";
 
 try {
@@ -11,4 +12,7 @@ try {
   console.error(`keel tests: ${(error as Error).message}`);
 }
 
-afterAll(() => rmSync(RUN_DIR, { recursive: true, force: true }));
+afterAll(() => {
+  containerTierDone();
+  rmSync(RUN_DIR, { recursive: true, force: true });
+});
