@@ -256,9 +256,10 @@ describe("loggers lose no line", () => {
 describe("output", () => {
   test("services write to init's stdout and stderr; KEEL_LOG_PREFIX=1 puts [NAME] before each whole line", async () => {
     const sb = keelSandbox();
-    // Two services write interleaved, in pieces that are not whole lines.
+    // Without the prefix the services share init's stdout as it is: each line in one write, since
+    // two services' pieces of lines may interleave there (under load they did).
     for (const n of ["alpha", "beta"])
-      sb.script(`/etc/service/${n}/run`, `for i in 1 2 3; do printf '${n} out %s' $i; printf ' part2\\n'; printf '${n} err %s\\n' $i >&2; done; printf '${n} no newline'; touch /tmp/${n}; exec sleep 1000`);
+      sb.script(`/etc/service/${n}/run`, `for i in 1 2 3; do printf '${n} out %s part2\\n' $i; printf '${n} err %s\\n' $i >&2; done; printf '${n} no newline'; touch /tmp/${n}; exec sleep 1000`);
     const plain = startInit(sb, []);
     await waitFor(sb, "/tmp/alpha");
     await waitFor(sb, "/tmp/beta");
@@ -266,6 +267,7 @@ describe("output", () => {
     expect(lines(p.stdout).filter((l) => l.startsWith("alpha out"))).toEqual(["alpha out 1 part2", "alpha out 2 part2", "alpha out 3 part2"]);
     expect(p.stdout).toContain("alpha no newline");
 
+    // With it, init puts whole lines together: two services write interleaved, in pieces.
     const sb2 = keelSandbox();
     for (const n of ["alpha", "beta"])
       sb2.script(`/etc/service/${n}/run`, `for i in 1 2 3; do printf '${n} out %s' $i; sleep 0.01; printf ' part2\\n'; printf '${n} err %s\\n' $i >&2; done; printf '${n} no newline'; touch /tmp/${n}; exec sleep 1000`);
